@@ -12,6 +12,46 @@ pub const MESSAGE_LIMIT: usize = 4096;
 /// Telegram's limit for a document caption, counted like [`MESSAGE_LIMIT`].
 pub const CAPTION_LIMIT: usize = 1024;
 
+/// Text in Telegram HTML: either written by us (templates) or escaped from someone's words.
+/// Keeping the two apart in the type makes an unescaped quote of the user a compile error.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Html(String);
+
+impl Html {
+    /// The user's (or an operator's) words, shown literally.
+    pub fn text(text: &str) -> Html {
+        Html(escape(text))
+    }
+
+    /// Markup we wrote ourselves and have validated, such as a rendered template.
+    pub fn trusted(markup: String) -> Html {
+        Html(markup)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    pub fn push(&mut self, other: &Html) {
+        self.0.push_str(&other.0);
+    }
+
+    /// Joins pieces with a separator that is itself markup.
+    pub fn join(pieces: impl IntoIterator<Item = Html>, separator: &str) -> Html {
+        let parts: Vec<String> = pieces.into_iter().map(Html::into_string).collect();
+        Html(parts.join(separator))
+    }
+
+    /// Visible length as Telegram counts it; our own markup always parses.
+    pub fn visible_len(&self) -> usize {
+        visible_text(&self.0).map_or(utf16_len(&self.0), |text| utf16_len(&text))
+    }
+}
+
 /// Escapes text so Telegram shows it literally inside an HTML-mode message.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
