@@ -293,6 +293,35 @@ impl<'a> Conversation<'a> {
         ])
     }
 
+    /// The span of instants that holds every entry a recap can show, with a day to spare for
+    /// entries whose local date was counted in an earlier timezone.
+    pub fn recap_window(&self) -> (DateTime<Utc>, DateTime<Utc>) {
+        (
+            self.now - chrono::Duration::days(super::recap::DAYS + 1),
+            self.now + chrono::Duration::seconds(1),
+        )
+    }
+
+    /// `/recap`: never creates a profile, and always ends with the booking button.
+    pub fn recap(&self, profile: Option<&Profile>, entries: &[Entry]) -> Outcome {
+        let zone = profile.map_or(self.voice.settings.default_zone, |profile| profile.zone);
+        let mut messages = super::recap::render(&self.voice, entries, zone.local_date(self.now));
+        let last = messages.pop().unwrap_or_default();
+        let mut outbound: Vec<Outbound> = messages.into_iter().map(Outbound::text).collect();
+        outbound.push(self.voice.with_booking(last));
+        Outcome {
+            outbound,
+            ..Outcome::default()
+        }
+    }
+
+    pub fn export(&self, profile: Option<&Profile>, entries: &[Entry]) -> Outcome {
+        Outcome {
+            outbound: super::export::export(&self.voice, profile, entries, self.now),
+            ..Outcome::default()
+        }
+    }
+
     /// Hands out the next question and opens it for an answer.
     fn give_prompt(&self, profile: &mut Profile) -> Option<Outbound> {
         let catalog = self.voice.catalog;
@@ -488,8 +517,12 @@ impl<'a> Conversation<'a> {
         let Some(mut profile) = profile else {
             return Outcome::reply(self.voice.plain(&words.export_empty));
         };
-        // Only needs to differ between requests, so that an older button no longer matches.
-        let nonce = self.now.timestamp_micros().unsigned_abs();
+        // Only needs to differ from every earlier request, so that an older button no longer matches.
+        let previous = profile
+            .pending_deletion
+            .as_ref()
+            .map_or(0, |pending| pending.nonce + 1);
+        let nonce = self.now.timestamp_micros().unsigned_abs().max(previous);
         profile.pending_deletion = Some(PendingDeletion {
             nonce,
             asked_at: self.now,

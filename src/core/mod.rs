@@ -2,6 +2,7 @@
 
 pub mod command;
 pub mod conversation;
+pub mod export;
 pub mod markup;
 pub mod model;
 pub mod recap;

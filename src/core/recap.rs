@@ -146,10 +146,8 @@ fn themes(voice: &Voice<'_>, week: &[&Entry]) -> Option<Html> {
             .as_deref()
             .and_then(|id| catalog.prompt(id))
             .and_then(|prompt| catalog.theme(&prompt.theme));
-        if let Some(theme) = theme {
-            if !titles.contains(&theme.title.as_str()) {
-                titles.push(&theme.title);
-            }
+        if let Some(theme) = theme.filter(|theme| !titles.contains(&theme.title.as_str())) {
+            titles.push(&theme.title);
         }
     }
     (!titles.is_empty()).then(|| {

@@ -108,7 +108,7 @@ impl<'a> Voice<'a> {
     }
 
     /// Picks one of several equivalent lines, stable for a given message so a redelivery says the same.
-    pub fn pick<'t>(templates: &'t [Template], seed: i64) -> &'t Template {
+    pub fn pick(templates: &[Template], seed: i64) -> &Template {
         &templates[seed.unsigned_abs() as usize % templates.len()]
     }
 }

@@ -70,6 +70,14 @@ pub struct StoreOptions {
     pub cache_capacity_bytes: u64,
 }
 
+/// A key and value exactly as stored, and the tree holding them.
+#[derive(Debug, Clone)]
+pub struct RawRecord {
+    pub tree: String,
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+}
+
 /// One atomic change for one user.
 #[derive(Debug, Default)]
 pub struct Change<'a> {
@@ -271,10 +279,9 @@ impl Store {
         let key = ordered_i64(user_id);
         (&self.profiles, &self.due)
             .transaction(|(profiles, due)| {
-                if let Some(previous) = profiles.remove(key.as_slice())? {
-                    if let Some(old) = stored_due_key(&previous) {
-                        due.remove(old.as_slice())?;
-                    }
+                let previous = profiles.remove(key.as_slice())?;
+                if let Some(old) = previous.as_deref().and_then(stored_due_key) {
+                    due.remove(old.as_slice())?;
                 }
                 Ok::<_, ConflictableTransactionError<StoreError>>(())
             })
@@ -358,17 +365,17 @@ impl Store {
     }
 
     /// Every stored key and value, tree by tree: for tests that prove an erase left nothing.
-    pub fn raw_dump(&self) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>> {
+    pub fn raw_dump(&self) -> Result<Vec<RawRecord>> {
         let mut all = Vec::new();
         for name in self.db.tree_names() {
             let tree = self.db.open_tree(&name)?;
             for item in tree.iter() {
                 let (key, value) = item?;
-                all.push((
-                    String::from_utf8_lossy(&name).into_owned(),
-                    key.to_vec(),
-                    value.to_vec(),
-                ));
+                all.push(RawRecord {
+                    tree: String::from_utf8_lossy(&name).into_owned(),
+                    key: key.to_vec(),
+                    value: value.to_vec(),
+                });
             }
         }
         Ok(all)

@@ -235,7 +235,7 @@ fn erasing_a_user_leaves_nothing_of_them_and_everything_of_others() {
     assert!(store.all_entries(gone).unwrap().is_empty());
     let id_bytes = ordered_i64(gone);
     let id_text = gone.to_string();
-    for (tree, key, value) in store.raw_dump().unwrap() {
+    for RawRecord { tree, key, value } in store.raw_dump().unwrap() {
         assert!(
             !key.windows(8).any(|w| w == id_bytes),
             "{tree} still has a key for the user"

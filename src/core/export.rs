@@ -1,0 +1,203 @@
+//! `/export`: everything stored about a user, as JSON for machines and text for people.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::{
+    markup::{Html, visible_text},
+    model::{Entry, Profile},
+    reply::{Document, Outbound},
+    voice::Voice,
+};
+
+/// Names the format, so a reader of an old export knows what it holds.
+pub const FORMAT: &str = "crossroads-export/1";
+
+#[derive(Serialize)]
+struct Export<'a> {
+    format: &'static str,
+    exported_at: DateTime<Utc>,
+    practice: &'a str,
+    settings: Option<SettingsExport>,
+    entries: Vec<EntryExport<'a>>,
+}
+
+#[derive(Serialize)]
+struct SettingsExport {
+    joined_at: DateTime<Utc>,
+    daily_question_time: String,
+    timezone: String,
+    paused: bool,
+    /// False after Telegram reported that the user blocked the bot.
+    reachable: bool,
+    next_question_at: Option<DateTime<Utc>>,
+    last_question_date: Option<NaiveDate>,
+    open_question_id: Option<String>,
+    questions_given_this_round: Vec<String>,
+    deletion_requested_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize)]
+struct EntryExport<'a> {
+    kind: &'static str,
+    local_date: NaiveDate,
+    written_at: DateTime<Utc>,
+    edited_at: Option<DateTime<Utc>>,
+    question_id: Option<&'a str>,
+    question: Option<&'a str>,
+    theme: Option<&'a str>,
+    text: &'a str,
+}
+
+pub const JSON_FILE: &str = "crossroads-export.json";
+pub const TEXT_FILE: &str = "crossroads-export.txt";
+
+pub fn export(
+    voice: &Voice<'_>,
+    profile: Option<&Profile>,
+    entries: &[Entry],
+    now: DateTime<Utc>,
+) -> Vec<Outbound> {
+    let words = voice.words();
+    if profile.is_none() && entries.is_empty() {
+        return vec![voice.plain(&words.export_empty)];
+    }
+    let json = serde_json::to_vec_pretty(&as_json(voice, profile, entries, now))
+        .expect("plain data always serialises");
+    let caption = words
+        .export_caption
+        .render(&[("count", &Html::text(&entries.len().to_string()))]);
+    vec![
+        Outbound::Document(Document {
+            filename: JSON_FILE.to_owned(),
+            bytes: json,
+            caption: None,
+        }),
+        Outbound::Document(Document {
+            filename: TEXT_FILE.to_owned(),
+            bytes: as_text(voice, profile, entries, now).into_bytes(),
+            caption: Some(caption),
+        }),
+    ]
+}
+
+fn as_json<'a>(
+    voice: &Voice<'a>,
+    profile: Option<&Profile>,
+    entries: &'a [Entry],
+    now: DateTime<Utc>,
+) -> Export<'a> {
+    let catalog = voice.catalog;
+    Export {
+        format: FORMAT,
+        exported_at: now,
+        practice: &voice.settings.practice_name,
+        settings: profile.map(|profile| SettingsExport {
+            joined_at: profile.joined_at,
+            daily_question_time: profile.prompt_time.format("%H:%M").to_string(),
+            timezone: profile.zone.to_string(),
+            paused: profile.paused,
+            reachable: profile.reachable,
+            next_question_at: profile.next_due.map(|due| due.at),
+            last_question_date: profile.last_prompted_on,
+            open_question_id: profile
+                .open_prompt
+                .as_ref()
+                .map(|open| open.prompt_id.clone()),
+            questions_given_this_round: profile.rotation.given.clone(),
+            deletion_requested_at: profile
+                .pending_deletion
+                .as_ref()
+                .map(|pending| pending.asked_at),
+        }),
+        entries: entries
+            .iter()
+            .map(|entry| {
+                let prompt = entry.prompt_id.as_deref().and_then(|id| catalog.prompt(id));
+                EntryExport {
+                    kind: if entry.prompt_id.is_some() {
+                        "reply"
+                    } else {
+                        "note"
+                    },
+                    local_date: entry.local_date,
+                    written_at: entry.written_at,
+                    edited_at: entry.edited_at,
+                    question_id: entry.prompt_id.as_deref(),
+                    question: prompt.map(|prompt| prompt.text.trim()),
+                    theme: prompt
+                        .and_then(|prompt| catalog.theme(&prompt.theme))
+                        .map(|theme| theme.title.as_str()),
+                    text: &entry.text,
+                }
+            })
+            .collect(),
+    }
+}
+
+/// The readable copy: the dialogues' export templates, rendered, then stripped to the text a
+/// reader would see.
+fn as_text(
+    voice: &Voice<'_>,
+    profile: Option<&Profile>,
+    entries: &[Entry],
+    now: DateTime<Utc>,
+) -> String {
+    let words = voice.words();
+    let zone = profile.map_or(voice.settings.default_zone, |profile| profile.zone);
+    let blocks = entries.iter().map(|entry| {
+        let local = zone.local_datetime(entry.written_at);
+        let date = voice.date(entry.local_date);
+        let time = Voice::time(local.time());
+        let text = Html::text(&entry.text);
+        match entry
+            .prompt_id
+            .as_deref()
+            .and_then(|id| voice.catalog.prompt(id))
+        {
+            Some(prompt) => words.export_text_reply.render(&[
+                ("date", &date),
+                ("time", &time),
+                ("question", &Html::text(prompt.text.trim())),
+                ("text", &text),
+            ]),
+            None => {
+                words
+                    .export_text_note
+                    .render(&[("date", &date), ("time", &time), ("text", &text)])
+            }
+        }
+    });
+    let mut listed = Html::join(blocks, "\n\n");
+    if entries.is_empty() {
+        listed = words.export_text_none.render(&[]);
+    }
+    let local_now = zone.local_datetime(now);
+    let exported = Html::join(
+        [voice.date(local_now.date()), Voice::time(local_now.time())],
+        ", ",
+    );
+    let (time, status) = match profile {
+        Some(profile) => {
+            let status = match (&profile.next_due, profile.paused) {
+                (Some(due), false) => words
+                    .status_active
+                    .render(&[("next", &voice.moment(due, &profile.zone))]),
+                _ => words.status_paused.render(&[]),
+            };
+            (Voice::time(profile.prompt_time), status)
+        }
+        None => (Voice::time(voice.settings.default_time), Html::default()),
+    };
+    let html = words.export_text.render(&[
+        ("practice", &voice.practice()),
+        ("exported", &exported),
+        ("time", &time),
+        ("zone", &Voice::zone(&zone)),
+        ("status", &status),
+        ("entries", &listed),
+    ]);
+    let mut text = visible_text(html.as_str()).unwrap_or_else(|_| html.into_string());
+    text.push('\n');
+    text
+}

@@ -1,0 +1,272 @@
+//! Load state, let the core decide, persist durably, then hand back what to send.
+//!
+//! Transports (Telegram, the terminal chat) call [`Service::handle`] with events they converted;
+//! the scheduler calls [`Service::take_due`]. Neither sees sled or the core's internals.
+
+pub mod scheduler;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Mutex, MutexGuard, Notify};
+
+use crate::{
+    clock::Clock,
+    content::Catalog,
+    core::{
+        command::Command,
+        conversation::{Conversation, DeleteChoice, Incoming, Outcome},
+        model::UserId,
+        reply::Outbound,
+        safety,
+        voice::{Settings, Voice},
+    },
+    store::{Change, Store, StoreError},
+};
+
+/// Where a message came from. Only private chats are served; a group gets one line and a goodbye.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Chat {
+    Private(UserId),
+    Group,
+}
+
+/// Something a user did, already converted from the transport's terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    Command(Command),
+    UnknownCommand,
+    Text(Incoming),
+    Edited(Incoming),
+    /// A sticker, photo, voice message or anything else that is not text.
+    NonText,
+    ButtonPressed {
+        data: String,
+    },
+    /// Telegram reported that the user blocked the bot.
+    Blocked,
+    Unblocked,
+}
+
+impl Event {
+    /// A label for the log: what kind of thing happened, never what it said.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::Command(command) => command.name(),
+            Event::UnknownCommand => "unknown_command",
+            Event::Text(_) => "text",
+            Event::Edited(_) => "edited_text",
+            Event::NonText => "non_text",
+            Event::ButtonPressed { .. } => "button",
+            Event::Blocked => "blocked",
+            Event::Unblocked => "unblocked",
+        }
+    }
+}
+
+/// Per-user locks, sharded: an update and a scheduled question for the same user never
+/// interleave their read-decide-write, and the table never grows with the number of users.
+const LOCK_SHARDS: usize = 256;
+
+pub struct Service {
+    store: Arc<Store>,
+    catalog: Catalog,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+    locks: Vec<Mutex<()>>,
+    schedule_changed: Notify,
+}
+
+impl Service {
+    pub fn new(
+        store: Arc<Store>,
+        catalog: Catalog,
+        settings: Settings,
+        clock: Arc<dyn Clock>,
+    ) -> Service {
+        Service {
+            store,
+            catalog,
+            settings,
+            clock,
+            locks: (0..LOCK_SHARDS).map(|_| Mutex::new(())).collect(),
+            schedule_changed: Notify::new(),
+        }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    fn voice(&self) -> Voice<'_> {
+        Voice::new(&self.catalog, &self.settings)
+    }
+
+    async fn lock(&self, user_id: UserId) -> MutexGuard<'_, ()> {
+        self.locks[user_id.unsigned_abs() as usize % LOCK_SHARDS]
+            .lock()
+            .await
+    }
+
+    /// Handles one event and returns what to send. Never fails: a storage error is logged with
+    /// its cause chain and the user gets a kind line saying their words may not be saved.
+    pub async fn handle(&self, chat: Chat, event: Event) -> Vec<Outbound> {
+        let kind = event.kind();
+        match self.try_handle(chat, event).await {
+            Ok(outbound) => outbound,
+            Err(error) => {
+                tracing::error!(event = kind, error = %cause_chain(&error), "could not handle an event");
+                vec![self.voice().plain(&self.catalog.messages.trouble)]
+            }
+        }
+    }
+
+    async fn try_handle(&self, chat: Chat, event: Event) -> Result<Vec<Outbound>, StoreError> {
+        let conversation = Conversation::new(self.voice(), self.clock.now());
+        let Chat::Private(user_id) = chat else {
+            // Nothing from a group is read or kept: one line, and the bot leaves.
+            return Ok(conversation.group_chat().outbound);
+        };
+        let _turn = self.lock(user_id).await;
+        let conversation = Conversation::new(self.voice(), self.clock.now());
+        let profile = self.store.profile(user_id)?;
+        let outcome = match event {
+            Event::Command(Command::Recap) => {
+                let (from, to) = conversation.recap_window();
+                let entries = self.store.entries_between(user_id, from, to)?;
+                conversation.recap(profile.as_ref(), &entries)
+            }
+            Event::Command(Command::Export) => {
+                let entries = self.store.all_entries(user_id)?;
+                conversation.export(profile.as_ref(), &entries)
+            }
+            Event::Command(Command::Delete) => {
+                let count = self.store.count_entries(user_id)?;
+                conversation.ask_to_delete(profile, count)
+            }
+            Event::Command(command) => conversation.command(user_id, profile, command),
+            Event::UnknownCommand => conversation.unknown_command(),
+            Event::Text(incoming) => {
+                let kept = self.store.entry(incoming.key(user_id))?;
+                let concern = safety::assess(&incoming.text);
+                conversation.text(user_id, profile, incoming, kept, concern)
+            }
+            Event::Edited(incoming) => {
+                let kept = self.store.entry(incoming.key(user_id))?;
+                let concern = safety::assess(&incoming.text);
+                conversation.edited(incoming, kept, concern)
+            }
+            Event::NonText => conversation.non_text(),
+            Event::ButtonPressed { data } => match DeleteChoice::decode(&data) {
+                Some(choice) => conversation.delete_choice(profile, choice),
+                None => conversation.delete_choice(None, DeleteChoice::Cancel(0)),
+            },
+            Event::Blocked => conversation.unreachable(profile),
+            Event::Unblocked => conversation.reachable_again(profile),
+        };
+        self.persist(user_id, &outcome).await?;
+        Ok(outcome.outbound)
+    }
+
+    /// Writes the outcome and waits until it is on disk: nothing is acknowledged before that.
+    async fn persist(&self, user_id: UserId, outcome: &Outcome) -> Result<(), StoreError> {
+        if !outcome.writes_anything() {
+            return Ok(());
+        }
+        let ticket = if outcome.erase_user {
+            self.store.erase_user(user_id)?
+        } else {
+            self.store.apply(Change {
+                profile: outcome.profile.as_ref(),
+                entry: outcome.entry.as_ref(),
+            })?
+        };
+        self.store.durable(ticket).await?;
+        if outcome.profile.is_some() || outcome.erase_user {
+            self.schedule_changed.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Takes up to `limit` questions that are due now: each user's new state is saved durably
+    /// before their question is returned, so a crash can lose a question but never double it.
+    pub async fn take_due(&self, limit: usize) -> Result<Vec<(UserId, Vec<Outbound>)>, StoreError> {
+        let now = self.clock.now();
+        let mut ready = Vec::new();
+        for (at, user_id) in self.store.due_until(now, limit)? {
+            let _turn = self.lock(user_id).await;
+            let profile = self.store.profile(user_id)?;
+            let Some(profile) = profile.filter(|profile| {
+                profile
+                    .next_due
+                    .is_some_and(|due| due.at.timestamp() == at.timestamp())
+            }) else {
+                // The profile moved on (or is gone) since this index entry was written.
+                self.store.forget_due(at, user_id)?;
+                continue;
+            };
+            let outcome = Conversation::new(self.voice(), now).due(profile);
+            self.persist(user_id, &outcome).await?;
+            if !outcome.outbound.is_empty() {
+                ready.push((user_id, outcome.outbound));
+            }
+        }
+        Ok(ready)
+    }
+
+    /// Telegram refused to deliver because the user blocked the bot.
+    pub async fn mark_unreachable(&self, user_id: UserId) {
+        if !self
+            .handle(Chat::Private(user_id), Event::Blocked)
+            .await
+            .is_empty()
+        {
+            tracing::warn!(
+                chat_id = user_id,
+                "marking a user unreachable produced replies; none were sent"
+            );
+        }
+    }
+
+    /// When the scheduler next has something to do.
+    pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.store.earliest_due()
+    }
+
+    /// Wakes when a profile was saved, since its question may now come earlier.
+    pub fn schedule_changed(&self) -> &Notify {
+        &self.schedule_changed
+    }
+
+    /// Erases entries older than the retention period. Returns how many.
+    pub async fn purge_expired(&self) -> Result<usize, StoreError> {
+        let cutoff =
+            self.clock.now() - chrono::Duration::days(i64::from(self.settings.retention_days));
+        let (purged, ticket) = self.store.purge_entries_before(cutoff)?;
+        self.store.durable(ticket).await?;
+        Ok(purged)
+    }
+}
+
+/// "outer: inner: innermost", for one log line that explains a failure.
+pub fn cause_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests;

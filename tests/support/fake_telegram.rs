@@ -1,0 +1,1794 @@
+//! A fake Telegram Bot API server for end-to-end tests.
+//!
+//! A real `teloxide::Bot` pointed at [`FakeTelegram::api_url`] can run against it unchanged. The
+//! fake refuses what Telegram refuses (bad HTML, over-long text, broken buttons, unknown or
+//! blocked chats), with Telegram's wording, so a conversation that passes here would pass in
+//! production too. Tests play the users through the `user_*` methods and observe the bot through
+//! [`FakeTelegram::next_message`], [`FakeTelegram::calls`] and [`FakeTelegram::rejections`].
+//!
+//! Updates are forgotten only when the bot confirms them with a higher `offset`, exactly as
+//! Telegram does, so a bot that crashes between receiving and confirming sees them again.
+
+// Shared test support: each test binary uses a different subset of it.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{self, DefaultBodyLimit, FromRequest, Multipart, Path, Request};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::any;
+use crossroads::core::markup::{utf16_len, visible_text};
+use serde_json::{Map, Value, json};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Returns the current unix time in seconds; every message and update is stamped with it.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+const TOKEN: &str = "4242:TEST-TOKEN";
+const BOT_ID: i64 = 4242;
+const BOT_FIRST_NAME: &str = "Crossroads";
+const BOT_USERNAME: &str = "crossroads_test_bot";
+
+/// Telegram's update ids are large and arbitrary; starting far from 0 and 1 catches code that
+/// treats them as a count.
+const FIRST_UPDATE_ID: i64 = 10_000;
+
+// Telegram's limits, written out here rather than taken from the crate under test: the fake
+// must catch the crate getting them wrong.
+const MESSAGE_LIMIT: usize = 4096;
+const CAPTION_LIMIT: usize = 1024;
+const CALLBACK_DATA_LIMIT: usize = 64;
+const COMMAND_LIMIT: usize = 100;
+const UPLOAD_LIMIT: usize = 50 * 1024 * 1024;
+
+/// The methods the fake implements; anything else is answered like an unknown method.
+const METHODS: &[&str] = &[
+    "getMe",
+    "getUpdates",
+    "getWebhookInfo",
+    "deleteWebhook",
+    "sendMessage",
+    "editMessageText",
+    "editMessageReplyMarkup",
+    "deleteMessage",
+    "answerCallbackQuery",
+    "setMyCommands",
+    "deleteMyCommands",
+    "getMyCommands",
+    "leaveChat",
+    "sendDocument",
+    "sendChatAction",
+];
+
+/// Update kinds Telegram only sends when `allowed_updates` names them explicitly.
+const OPT_IN_UPDATES: &[&str] = &["chat_member", "message_reaction", "message_reaction_count"];
+
+/// The fields of an inline keyboard button of which exactly one must be present.
+const BUTTON_ACTIONS: &[&str] = &[
+    "url",
+    "callback_data",
+    "web_app",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "copy_text",
+    "callback_game",
+    "pay",
+];
+
+const CHAT_ACTIONS: &[&str] = &[
+    "typing",
+    "upload_photo",
+    "record_video",
+    "upload_video",
+    "record_voice",
+    "upload_voice",
+    "upload_document",
+    "choose_sticker",
+    "find_location",
+    "record_video_note",
+    "upload_video_note",
+];
+
+const NOT_MODIFIED: &str = "message is not modified: specified new message content and reply \
+                            markup are exactly the same as a current content and reply markup \
+                            of the message";
+
+// ---------------------------------------------------------------------------------------------
+// What tests observe
+// ---------------------------------------------------------------------------------------------
+
+/// A message the bot sent, or the new state of one it edited.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentMessage {
+    pub chat_id: i64,
+    pub message_id: i32,
+    /// The text (or document caption) exactly as the bot sent it.
+    pub html: String,
+    /// What the user sees once entities are parsed.
+    pub text: String,
+    pub parse_mode: Option<String>,
+    pub buttons: Vec<Vec<Button>>,
+    pub document: Option<SentDocument>,
+    pub edited: bool,
+}
+
+impl SentMessage {
+    /// `(text, url)` of every URL button, row by row.
+    pub fn url_buttons(&self) -> Vec<(String, String)> {
+        self.buttons
+            .iter()
+            .flatten()
+            .filter_map(|button| match button {
+                Button::Url { text, url } => Some((text.clone(), url.clone())),
+                Button::Callback { .. } => None,
+            })
+            .collect()
+    }
+
+    /// The callback data of every callback button, row by row.
+    pub fn callback_data(&self) -> Vec<String> {
+        self.buttons
+            .iter()
+            .flatten()
+            .filter_map(|button| match button {
+                Button::Callback { data, .. } => Some(data.clone()),
+                Button::Url { .. } => None,
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SentDocument {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+    /// The caption exactly as the bot sent it.
+    pub caption: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Button {
+    Url { text: String, url: String },
+    Callback { text: String, data: String },
+}
+
+/// A request the fake refused, kept so a test can assert that the bot never broke a rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejection {
+    pub method: String,
+    pub status: u16,
+    pub description: String,
+    /// The request's parameters as JSON; uploaded files appear as their name and size.
+    pub body: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The test-facing handle
+// ---------------------------------------------------------------------------------------------
+
+pub struct FakeTelegram {
+    shared: Arc<Shared>,
+    address: SocketAddr,
+    stop: watch::Sender<bool>,
+}
+
+impl FakeTelegram {
+    /// Starts the server on a free local port inside the current tokio runtime.
+    ///
+    /// The clock should return realistic times: teloxide reads a callback query's message with
+    /// date 0 as an inaccessible message, as the Bot API defines it.
+    pub async fn start(clock: Clock) -> FakeTelegram {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("fake Telegram: bind a local port");
+        let address = listener
+            .local_addr()
+            .expect("fake Telegram: read the bound address");
+        let (changes, _) = watch::channel(0);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::new()),
+            changes,
+            clock,
+        });
+        let (stop, mut stopped) = watch::channel(false);
+        let app = router(Arc::clone(&shared));
+        tokio::spawn(async move {
+            let stop_signal = async move {
+                // An error means the handle was dropped, which is a reason to stop as well.
+                let _ = stopped.wait_for(|stop| *stop).await;
+            };
+            if let Err(error) = axum::serve(listener, app)
+                .with_graceful_shutdown(stop_signal)
+                .await
+            {
+                eprintln!("fake Telegram server failed: {error}");
+            }
+        });
+        FakeTelegram {
+            shared,
+            address,
+            stop,
+        }
+    }
+
+    /// The base URL to give `Bot::set_api_url`; teloxide appends `bot{token}/{Method}` to it.
+    pub fn api_url(&self) -> url::Url {
+        url::Url::parse(&format!("http://{}/", self.address))
+            .expect("fake Telegram: a socket address makes a valid URL")
+    }
+
+    /// The only token the fake accepts.
+    pub fn token(&self) -> &str {
+        TOKEN
+    }
+
+    /// Lets the bot and the user talk; the private chat's id is the user's id, as in Telegram.
+    pub fn add_private_chat(&self, user_id: i64, first_name: &str) {
+        assert!(user_id > 0, "fake Telegram: user ids are positive");
+        self.shared.mutate(|state| {
+            state.user_names.insert(user_id, first_name.to_owned());
+            state.chats.entry(user_id).or_insert_with(|| {
+                ChatState::new(
+                    user_id,
+                    ChatKind::Private {
+                        first_name: first_name.to_owned(),
+                        blocked: false,
+                    },
+                )
+            });
+        });
+    }
+
+    /// Adds a basic group with the bot in it; adding a group the bot left puts it back.
+    pub fn add_group_chat(&self, chat_id: i64, title: &str) {
+        assert!(chat_id < 0, "fake Telegram: group chat ids are negative");
+        self.shared.mutate(|state| {
+            let chat = state.chats.entry(chat_id).or_insert_with(|| {
+                ChatState::new(
+                    chat_id,
+                    ChatKind::Group {
+                        title: title.to_owned(),
+                        member: true,
+                    },
+                )
+            });
+            if let ChatKind::Group { member, .. } = &mut chat.kind {
+                *member = true;
+            }
+        });
+    }
+
+    /// Enqueues a `message` update and returns its message id. A leading `/command` gets a
+    /// `bot_command` entity, as Telegram adds one.
+    pub fn user_sends_text(&self, chat_id: i64, from_user_id: i64, text: &str) -> i32 {
+        self.user_message(chat_id, from_user_id, |_| text_fields(text))
+    }
+
+    /// Enqueues an `edited_message` update keeping the message's original date, as Telegram does.
+    pub fn user_edits_text(
+        &self,
+        chat_id: i64,
+        from_user_id: i64,
+        message_id: i32,
+        new_text: &str,
+    ) {
+        let now = self.shared.now();
+        self.shared.mutate(|state| {
+            let chat = state.chat_for_user(chat_id, from_user_id);
+            let stored = chat.messages.get_mut(&message_id).unwrap_or_else(|| {
+                panic!("fake Telegram: chat {chat_id} has no message {message_id} to edit")
+            });
+            assert!(
+                stored.sender_id == from_user_id && stored.json.get("text").is_some(),
+                "fake Telegram: message {message_id} is not a text message of user {from_user_id}"
+            );
+            let mut edited = stored.json.clone();
+            if let Value::Object(fields) = &mut edited {
+                fields.remove("entities");
+                fields.extend(text_fields(new_text));
+                fields.insert("edit_date".into(), json!(now));
+            }
+            stored.json = edited.clone();
+            state.enqueue("edited_message", edited);
+        });
+    }
+
+    pub fn user_sends_sticker(&self, chat_id: i64, from_user_id: i64) -> i32 {
+        self.user_message(chat_id, from_user_id, |file| {
+            object(json!({
+                "sticker": {
+                    "file_id": format!("sticker-{file}"),
+                    "file_unique_id": format!("unique-sticker-{file}"),
+                    "file_size": 24_000,
+                    "width": 512,
+                    "height": 512,
+                    "type": "regular",
+                    "is_animated": false,
+                    "is_video": false,
+                    "emoji": "🙂",
+                }
+            }))
+        })
+    }
+
+    pub fn user_sends_photo(&self, chat_id: i64, from_user_id: i64) -> i32 {
+        self.user_message(chat_id, from_user_id, |file| {
+            object(json!({
+                "photo": [
+                    {
+                        "file_id": format!("photo-small-{file}"),
+                        "file_unique_id": format!("unique-photo-small-{file}"),
+                        "file_size": 1_200,
+                        "width": 90,
+                        "height": 90,
+                    },
+                    {
+                        "file_id": format!("photo-{file}"),
+                        "file_unique_id": format!("unique-photo-{file}"),
+                        "file_size": 120_000,
+                        "width": 1280,
+                        "height": 1280,
+                    }
+                ]
+            }))
+        })
+    }
+
+    pub fn user_sends_voice(&self, chat_id: i64, from_user_id: i64) -> i32 {
+        self.user_message(chat_id, from_user_id, |file| {
+            object(json!({
+                "voice": {
+                    "file_id": format!("voice-{file}"),
+                    "file_unique_id": format!("unique-voice-{file}"),
+                    "file_size": 9_000,
+                    "duration": 3,
+                    "mime_type": "audio/ogg",
+                }
+            }))
+        })
+    }
+
+    /// Enqueues a `callback_query` update and returns the query's id. The message must be one
+    /// the bot sent and must currently carry a callback button with this data: a user cannot
+    /// press a button that is not there.
+    pub fn user_presses_button(
+        &self,
+        chat_id: i64,
+        from_user_id: i64,
+        message_id: i32,
+        data: &str,
+    ) -> String {
+        self.shared.mutate(|state| {
+            let from = state.user_json(from_user_id);
+            let chat = state.chat_for_user(chat_id, from_user_id);
+            let stored = chat.messages.get(&message_id).unwrap_or_else(|| {
+                panic!("fake Telegram: chat {chat_id} has no message {message_id}")
+            });
+            let has_button = stored
+                .content
+                .as_ref()
+                .is_some_and(|sent| sent.callback_data().iter().any(|d| d == data));
+            assert!(
+                has_button,
+                "fake Telegram: message {message_id} in chat {chat_id} has no callback button \
+                 with data {data:?}"
+            );
+            let message = stored.json.clone();
+            state.next_callback_id += 1;
+            let id = format!("{}", 7_000_000_000_u64 + state.next_callback_id);
+            state.open_callbacks.insert(id.clone());
+            state.enqueue(
+                "callback_query",
+                json!({
+                    "id": id,
+                    "from": from,
+                    "message": message,
+                    "chat_instance": format!("instance{chat_id}"),
+                    "data": data,
+                }),
+            );
+            id
+        })
+    }
+
+    /// From now on sends to this user get 403; enqueues the `my_chat_member` update (member to
+    /// kicked) Telegram sends.
+    pub fn user_blocks_bot(&self, user_id: i64) {
+        self.set_blocked(user_id, true);
+    }
+
+    /// Enqueues the `my_chat_member` update (kicked to member) Telegram sends when a user restarts
+    /// the bot.
+    pub fn user_unblocks_bot(&self, user_id: i64) {
+        self.set_blocked(user_id, false);
+    }
+
+    /// The next message the bot sent or edited in this chat that this method has not returned
+    /// yet, waiting up to `timeout` for one to arrive.
+    pub async fn next_message(&self, chat_id: i64, timeout: Duration) -> Option<SentMessage> {
+        self.shared
+            .wait_for(timeout, |state| state.chats.get_mut(&chat_id)?.take_next())
+            .await
+    }
+
+    /// Waits up to `timeout` until a long-polling `getUpdates` is in progress, which tells a test
+    /// the bot is up and listening. Returns whether one was seen. A poll whose client went away
+    /// may count until its own timeout ends.
+    pub async fn wait_until_polling(&self, timeout: Duration) -> bool {
+        self.shared
+            .wait_for(timeout, |state| (state.parked_polls > 0).then_some(()))
+            .await
+            .is_some()
+    }
+
+    /// Everything the bot sent or edited in this chat, including what `next_message` returned.
+    pub fn sent_messages(&self, chat_id: i64) -> Vec<SentMessage> {
+        let state = self.shared.lock();
+        state
+            .chats
+            .get(&chat_id)
+            .map(|chat| chat.outbox.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn rejections(&self) -> Vec<Rejection> {
+        self.shared.lock().rejections.clone()
+    }
+
+    /// The parameters of every accepted request to `method`, compared without regard to case.
+    pub fn calls(&self, method: &str) -> Vec<Value> {
+        let state = self.shared.lock();
+        state
+            .calls
+            .iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case(method))
+            .map(|(_, body)| body.clone())
+            .collect()
+    }
+
+    /// The highest offset the bot has confirmed updates with; 0 before the first confirmation.
+    pub fn confirmed_offset(&self) -> i64 {
+        self.shared.lock().confirmed_offset
+    }
+
+    /// Updates waiting for the bot to confirm them, whether or not it has received them yet.
+    pub fn pending_update_count(&self) -> usize {
+        self.shared.lock().updates.len()
+    }
+
+    /// Updates Telegram would never have delivered, because the bot's `allowed_updates` excluded
+    /// their kind when they happened. Useful when a test waits for a reaction that never comes.
+    pub fn filtered_updates(&self) -> Vec<Value> {
+        self.shared.lock().filtered_updates.clone()
+    }
+
+    pub fn left_chats(&self) -> Vec<i64> {
+        self.shared.lock().left_chats.clone()
+    }
+
+    pub fn answered_callbacks(&self) -> Vec<String> {
+        self.shared.lock().answered_callbacks.clone()
+    }
+
+    /// Stops accepting connections and releases every waiting long poll with no updates.
+    pub fn shutdown(&self) {
+        self.shared.mutate(|state| state.closed = true);
+        self.stop.send_replace(true);
+    }
+
+    /// Adds a message from a user; `content` receives a string unique to the message, for file
+    /// ids.
+    fn user_message(
+        &self,
+        chat_id: i64,
+        from_user_id: i64,
+        content: impl FnOnce(&str) -> Map<String, Value>,
+    ) -> i32 {
+        let now = self.shared.now();
+        self.shared.mutate(|state| {
+            let from = state.user_json(from_user_id);
+            let chat = state.chat_for_user(chat_id, from_user_id);
+            let message_id = chat.next_message_id();
+            let mut message = json!({
+                "message_id": message_id,
+                "from": from,
+                "chat": chat.json(),
+                "date": now,
+            });
+            if let Value::Object(fields) = &mut message {
+                fields.extend(content(&format!("{chat_id}-{message_id}")));
+            }
+            chat.messages.insert(
+                message_id,
+                StoredMessage {
+                    sender_id: from_user_id,
+                    json: message.clone(),
+                    content: None,
+                },
+            );
+            state.enqueue("message", message);
+            message_id
+        })
+    }
+
+    fn set_blocked(&self, user_id: i64, now_blocked: bool) {
+        let now = self.shared.now();
+        self.shared.mutate(|state| {
+            let user = state.user_json(user_id);
+            let chat = state.chats.get_mut(&user_id).unwrap_or_else(|| {
+                panic!("fake Telegram: user {user_id} has no private chat with the bot")
+            });
+            let ChatKind::Private { blocked, .. } = &mut chat.kind else {
+                panic!("fake Telegram: chat {user_id} is not a private chat");
+            };
+            // Telegram reports a change of membership, so repeating the same action says nothing.
+            if *blocked == now_blocked {
+                return;
+            }
+            *blocked = now_blocked;
+            let (old, new) = if now_blocked {
+                ("member", "kicked")
+            } else {
+                ("kicked", "member")
+            };
+            let update = my_chat_member(chat.json(), user, now, old, new);
+            state.enqueue("my_chat_member", update);
+        });
+    }
+}
+
+impl Drop for FakeTelegram {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared state
+// ---------------------------------------------------------------------------------------------
+
+struct Shared {
+    state: Mutex<State>,
+    /// Bumped after every change, so waiters re-check the state instead of spinning.
+    changes: watch::Sender<u64>,
+    clock: Clock,
+}
+
+impl Shared {
+    fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A test helper that panics (on purpose, to report misuse) must not take the server
+        // down with it and bury the real failure under poisoned-lock panics.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Changes the state and wakes everything waiting on it.
+    fn mutate<R>(&self, change: impl FnOnce(&mut State) -> R) -> R {
+        let result = change(&mut self.lock());
+        self.changes
+            .send_modify(|version| *version = version.wrapping_add(1));
+        result
+    }
+
+    /// Re-runs `check` after every change until it finds something or `timeout` passes.
+    async fn wait_for<R>(
+        &self,
+        timeout: Duration,
+        mut check: impl FnMut(&mut State) -> Option<R>,
+    ) -> Option<R> {
+        let deadline = Instant::now() + timeout;
+        // Subscribing before the first check means a change between check and wait still wakes us.
+        let mut changes = self.changes.subscribe();
+        loop {
+            let found = check(&mut self.lock());
+            if found.is_some() {
+                return found;
+            }
+            match tokio::time::timeout_at(deadline, changes.changed()).await {
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) | Err(_) => return None,
+            }
+        }
+    }
+}
+
+struct State {
+    chats: HashMap<i64, ChatState>,
+    user_names: HashMap<i64, String>,
+    /// Updates not yet confirmed, oldest first.
+    updates: VecDeque<QueuedUpdate>,
+    next_update_id: i64,
+    confirmed_offset: i64,
+    /// `None` until the bot names a non-empty list, meaning Telegram's default.
+    allowed_updates: Option<HashSet<String>>,
+    filtered_updates: Vec<Value>,
+    open_callbacks: HashSet<String>,
+    answered_callbacks: Vec<String>,
+    next_callback_id: u64,
+    /// Command lists by scope and language, as setMyCommands keeps them.
+    commands: BTreeMap<String, Value>,
+    calls: Vec<(String, Value)>,
+    rejections: Vec<Rejection>,
+    left_chats: Vec<i64>,
+    parked_polls: usize,
+    closed: bool,
+}
+
+struct QueuedUpdate {
+    id: i64,
+    json: Value,
+}
+
+impl State {
+    fn new() -> Self {
+        State {
+            chats: HashMap::new(),
+            user_names: HashMap::new(),
+            updates: VecDeque::new(),
+            next_update_id: FIRST_UPDATE_ID,
+            confirmed_offset: 0,
+            allowed_updates: None,
+            filtered_updates: Vec::new(),
+            open_callbacks: HashSet::new(),
+            answered_callbacks: Vec::new(),
+            next_callback_id: 0,
+            commands: BTreeMap::new(),
+            calls: Vec::new(),
+            rejections: Vec::new(),
+            left_chats: Vec::new(),
+            parked_polls: 0,
+            closed: false,
+        }
+    }
+
+    fn enqueue(&mut self, kind: &str, payload: Value) {
+        let id = self.next_update_id;
+        self.next_update_id += 1;
+        let mut update = Map::new();
+        update.insert("update_id".into(), json!(id));
+        update.insert(kind.into(), payload);
+        let json = Value::Object(update);
+        // Telegram applies allowed_updates when an update happens, not when it is fetched.
+        let allowed = match &self.allowed_updates {
+            Some(kinds) => kinds.contains(kind),
+            None => !OPT_IN_UPDATES.contains(&kind),
+        };
+        if allowed {
+            self.updates.push_back(QueuedUpdate { id, json });
+        } else {
+            self.filtered_updates.push(json);
+        }
+    }
+
+    /// Forgets updates as Telegram does for getUpdates' `offset`: a positive offset confirms
+    /// every update below it, a negative one keeps only that many of the newest.
+    fn confirm(&mut self, offset: i64) {
+        let first_kept = if offset >= 0 {
+            offset
+        } else {
+            let keep = usize::try_from(offset.unsigned_abs()).unwrap_or(usize::MAX);
+            let skip = self.updates.len().saturating_sub(keep);
+            match self.updates.get(skip) {
+                Some(update) => update.id,
+                None => return,
+            }
+        };
+        while self.updates.front().is_some_and(|u| u.id < first_kept) {
+            self.updates.pop_front();
+        }
+        self.confirmed_offset = self.confirmed_offset.max(first_kept);
+    }
+
+    /// What a getUpdates call returns now, or `None` to keep a long poll waiting.
+    fn deliverable(&self, limit: usize) -> Option<Vec<Value>> {
+        let batch: Vec<Value> = self
+            .updates
+            .iter()
+            .take(limit)
+            .map(|update| update.json.clone())
+            .collect();
+        (!batch.is_empty() || self.closed).then_some(batch)
+    }
+
+    fn user_json(&self, user_id: i64) -> Value {
+        let first_name = self
+            .user_names
+            .get(&user_id)
+            .cloned()
+            .unwrap_or_else(|| format!("User {user_id}"));
+        json!({ "id": user_id, "is_bot": false, "first_name": first_name })
+    }
+
+    /// The chat a user writes in; misuse by the test is a bug in the test, so it panics.
+    fn chat_for_user(&mut self, chat_id: i64, user_id: i64) -> &mut ChatState {
+        let chat = self.chats.get_mut(&chat_id).unwrap_or_else(|| {
+            panic!(
+                "fake Telegram: chat {chat_id} does not exist; add it with add_private_chat or \
+                 add_group_chat first"
+            )
+        });
+        match chat.kind {
+            ChatKind::Private { .. } if chat_id != user_id => {
+                panic!(
+                    "fake Telegram: user {user_id} cannot write in user {chat_id}'s private chat"
+                )
+            }
+            ChatKind::Private { blocked: true, .. } => panic!(
+                "fake Telegram: user {user_id} has blocked the bot; call user_unblocks_bot first, \
+                 as the Telegram app would make them"
+            ),
+            ChatKind::Group { member: false, .. } => {
+                panic!("fake Telegram: the bot is not in group {chat_id}; add it again first")
+            }
+            _ => chat,
+        }
+    }
+
+    /// The chat the bot wants to act in, refused as Telegram refuses it.
+    fn chat_for_bot(&mut self, params: &Params) -> Result<&mut ChatState, Refusal> {
+        let chat_id = chat_id(params)?;
+        let chat = self
+            .chats
+            .get_mut(&chat_id)
+            .ok_or_else(|| Refusal::bad_request("chat not found"))?;
+        match chat.kind {
+            ChatKind::Private { blocked: true, .. } => {
+                Err(Refusal::forbidden("bot was blocked by the user"))
+            }
+            ChatKind::Group { member: false, .. } => {
+                Err(Refusal::forbidden("bot is not a member of the group chat"))
+            }
+            _ => Ok(chat),
+        }
+    }
+
+    /// Keeps a handled request for `calls` or `rejections` and passes its outcome through.
+    fn record(
+        &mut self,
+        method: &str,
+        body: &RequestBody,
+        outcome: Result<Value, Refusal>,
+    ) -> Result<Value, Refusal> {
+        match &outcome {
+            Ok(_) => self.calls.push((method.to_owned(), body.to_json())),
+            Err(refusal) => self.reject(method, refusal, body.to_json().to_string()),
+        }
+        outcome
+    }
+
+    fn reject(&mut self, method: &str, refusal: &Refusal, body: String) {
+        self.rejections.push(Rejection {
+            method: method.to_owned(),
+            status: refusal.status,
+            description: refusal.description.clone(),
+            body,
+        });
+    }
+}
+
+struct ChatState {
+    id: i64,
+    kind: ChatKind,
+    /// Shared by users and the bot, as Telegram numbers a chat's messages.
+    next_message_id: i32,
+    messages: BTreeMap<i32, StoredMessage>,
+    /// Every message the bot sent or edited here, in order.
+    outbox: Vec<SentMessage>,
+    /// How much of `outbox` `next_message` has returned.
+    cursor: usize,
+}
+
+enum ChatKind {
+    Private { first_name: String, blocked: bool },
+    Group { title: String, member: bool },
+}
+
+/// A message as Telegram currently knows it.
+struct StoredMessage {
+    sender_id: i64,
+    json: Value,
+    /// Present for the bot's own messages.
+    content: Option<SentMessage>,
+}
+
+impl ChatState {
+    fn new(id: i64, kind: ChatKind) -> Self {
+        ChatState {
+            id,
+            kind,
+            next_message_id: 1,
+            messages: BTreeMap::new(),
+            outbox: Vec::new(),
+            cursor: 0,
+        }
+    }
+
+    fn json(&self) -> Value {
+        match &self.kind {
+            ChatKind::Private { first_name, .. } => {
+                json!({ "id": self.id, "type": "private", "first_name": first_name })
+            }
+            ChatKind::Group { title, .. } => {
+                json!({ "id": self.id, "type": "group", "title": title })
+            }
+        }
+    }
+
+    fn is_group(&self) -> bool {
+        matches!(self.kind, ChatKind::Group { .. })
+    }
+
+    fn next_message_id(&mut self) -> i32 {
+        let id = self.next_message_id;
+        self.next_message_id += 1;
+        id
+    }
+
+    /// Stores a new message from the bot and returns it as the Bot API does.
+    fn deliver(&mut self, sent: SentMessage, date: i64) -> Value {
+        let message = bot_message_json(&self.json(), &sent, date, None);
+        self.messages.insert(
+            sent.message_id,
+            StoredMessage {
+                sender_id: BOT_ID,
+                json: message.clone(),
+                content: Some(sent.clone()),
+            },
+        );
+        self.outbox.push(sent);
+        message
+    }
+
+    /// Replaces one of the bot's messages with its edited version and returns that.
+    fn replace(&mut self, edited: SentMessage, edit_date: i64) -> Value {
+        let chat = self.json();
+        let stored = self
+            .messages
+            .get_mut(&edited.message_id)
+            .expect("fake Telegram: an edited message was looked up before");
+        let date = stored.json["date"].as_i64().unwrap_or(edit_date);
+        let message = bot_message_json(&chat, &edited, date, Some(edit_date));
+        stored.json = message.clone();
+        stored.content = Some(edited.clone());
+        self.outbox.push(edited);
+        message
+    }
+
+    fn take_next(&mut self) -> Option<SentMessage> {
+        let next = self.outbox.get(self.cursor).cloned()?;
+        self.cursor += 1;
+        Some(next)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------------------------
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/{bot_token}/{method}", any(handle_method))
+        .fallback(handle_unknown_path)
+        .layer(DefaultBodyLimit::max(UPLOAD_LIMIT))
+        .with_state(shared)
+}
+
+async fn handle_method(
+    extract::State(shared): extract::State<Arc<Shared>>,
+    Path((bot_token, method)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    let outcome = match RequestBody::read(request).await {
+        Ok(body) => process(&shared, &bot_token, &method, &body).await,
+        Err(refusal) => {
+            shared.mutate(|state| state.reject(&method, &refusal, String::new()));
+            Err(refusal)
+        }
+    };
+    telegram_response(outcome)
+}
+
+async fn handle_unknown_path(
+    extract::State(shared): extract::State<Arc<Shared>>,
+    uri: Uri,
+) -> Response {
+    let refusal = Refusal::new(404, "Not Found");
+    shared.mutate(|state| state.reject(uri.path(), &refusal, String::new()));
+    telegram_response(Err(refusal))
+}
+
+async fn process(
+    shared: &Shared,
+    bot_token: &str,
+    requested: &str,
+    body: &RequestBody,
+) -> Result<Value, Refusal> {
+    let method = match authorize(bot_token).and_then(|()| resolve(requested)) {
+        Ok(method) => method,
+        Err(refusal) => return shared.mutate(|state| state.record(requested, body, Err(refusal))),
+    };
+    if method == "getUpdates" {
+        // The only method that waits, so it cannot run under the lock like the others.
+        let outcome = get_updates(shared, &body.params).await;
+        return shared.mutate(|state| state.record(method, body, outcome));
+    }
+    let now = shared.now();
+    // Effect and record happen under one lock, so a test that saw the effect sees the record.
+    shared.mutate(|state| {
+        let outcome = check_required(method, body).and_then(|()| run(state, method, body, now));
+        state.record(method, body, outcome)
+    })
+}
+
+fn authorize(bot_token: &str) -> Result<(), Refusal> {
+    match bot_token.strip_prefix("bot") {
+        Some(TOKEN) => Ok(()),
+        _ => Err(Refusal::new(401, "Unauthorized")),
+    }
+}
+
+/// Telegram matches method names without regard to case; teloxide sends them in PascalCase.
+fn resolve(requested: &str) -> Result<&'static str, Refusal> {
+    METHODS
+        .iter()
+        .copied()
+        .find(|method| method.eq_ignore_ascii_case(requested))
+        .ok_or_else(|| Refusal::new(404, "Not Found"))
+}
+
+fn telegram_response(outcome: Result<Value, Refusal>) -> Response {
+    match outcome {
+        Ok(result) => Json(json!({ "ok": true, "result": result })).into_response(),
+        Err(refusal) => {
+            let status = StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let body = json!({
+                "ok": false,
+                "error_code": refusal.status,
+                "description": refusal.description,
+            });
+            (status, Json(body)).into_response()
+        }
+    }
+}
+
+/// Why Telegram refuses a request; the status goes into both the HTTP status and `error_code`.
+#[derive(Debug)]
+struct Refusal {
+    status: u16,
+    description: String,
+}
+
+impl Refusal {
+    fn new(status: u16, description: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            description: description.into(),
+        }
+    }
+
+    fn bad_request(detail: impl std::fmt::Display) -> Self {
+        Self::new(400, format!("Bad Request: {detail}"))
+    }
+
+    fn forbidden(detail: impl std::fmt::Display) -> Self {
+        Self::new(403, format!("Forbidden: {detail}"))
+    }
+}
+
+/// A request's parameters, however they were sent, plus any uploaded files by part name.
+struct RequestBody {
+    params: Params,
+    files: HashMap<String, Upload>,
+}
+
+struct Upload {
+    filename: String,
+    bytes: Vec<u8>,
+}
+
+impl RequestBody {
+    /// Reads the query string and a JSON, url-encoded or multipart body: the Bot API takes all
+    /// of them, and teloxide uses JSON, or multipart when it uploads a file.
+    async fn read(request: Request) -> Result<RequestBody, Refusal> {
+        let mut params = Map::new();
+        if let Some(query) = request.uri().query() {
+            params.extend(url_encoded(query.as_bytes()));
+        }
+        let mut files = HashMap::new();
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if content_type.starts_with("multipart/form-data") {
+            let unreadable = |error: &dyn std::fmt::Display| {
+                Refusal::bad_request(format!("can't parse multipart body: {error}"))
+            };
+            let mut multipart = Multipart::from_request(request, &())
+                .await
+                .map_err(|error| unreadable(&error))?;
+            while let Some(field) = multipart
+                .next_field()
+                .await
+                .map_err(|error| unreadable(&error))?
+            {
+                let name = field.name().unwrap_or_default().to_owned();
+                let filename = field.file_name().map(str::to_owned);
+                let bytes = field.bytes().await.map_err(|error| unreadable(&error))?;
+                match filename {
+                    Some(filename) => {
+                        let bytes = bytes.to_vec();
+                        files.insert(name, Upload { filename, bytes });
+                    }
+                    // Non-file parts are text, structured values included (as JSON text).
+                    None => {
+                        let text = String::from_utf8_lossy(&bytes).into_owned();
+                        params.insert(name, Value::String(text));
+                    }
+                }
+            }
+        } else {
+            let bytes = Bytes::from_request(request, &())
+                .await
+                .map_err(|error| Refusal::bad_request(format!("can't read the body: {error}")))?;
+            if content_type.starts_with("application/x-www-form-urlencoded") {
+                params.extend(url_encoded(&bytes));
+            } else if !bytes.iter().all(u8::is_ascii_whitespace) {
+                match serde_json::from_slice(&bytes) {
+                    Ok(Value::Object(fields)) => params.extend(fields),
+                    _ => return Err(Refusal::bad_request("can't parse JSON object")),
+                }
+            }
+        }
+        Ok(RequestBody {
+            params: Params(params),
+            files,
+        })
+    }
+
+    /// The parameters as recorded for tests; files appear as their name and size.
+    fn to_json(&self) -> Value {
+        let mut fields = self.params.0.clone();
+        for (name, upload) in &self.files {
+            let summary = json!({ "filename": upload.filename, "size": upload.bytes.len() });
+            fields.insert(name.clone(), summary);
+        }
+        Value::Object(fields)
+    }
+}
+
+fn url_encoded(bytes: &[u8]) -> impl Iterator<Item = (String, Value)> + '_ {
+    url::form_urlencoded::parse(bytes)
+        .map(|(name, value)| (name.into_owned(), Value::String(value.into_owned())))
+}
+
+fn check_required(method: &str, body: &RequestBody) -> Result<(), Refusal> {
+    let required: &[&str] = match method {
+        "sendMessage" => &["chat_id", "text"],
+        // Telegram also allows a rich message instead of text; the fake does not simulate those.
+        "editMessageText" => &["text"],
+        "deleteMessage" => &["chat_id", "message_id"],
+        "answerCallbackQuery" => &["callback_query_id"],
+        "setMyCommands" => &["commands"],
+        "leaveChat" => &["chat_id"],
+        "sendDocument" => &["chat_id", "document"],
+        "sendChatAction" => &["chat_id", "action"],
+        _ => &[],
+    };
+    let missing = required
+        .iter()
+        .find(|name| body.params.get(name).is_none() && !body.files.contains_key(**name));
+    match missing {
+        None => Ok(()),
+        // Telegram words these two its own way; the generic wording is the fake's.
+        Some(&"text") => Err(Refusal::bad_request("message text is empty")),
+        Some(&"chat_id") => Err(Refusal::bad_request("chat_id is empty")),
+        Some(name) => Err(Refusal::bad_request(format!("{name} is required"))),
+    }
+}
+
+/// Parameters arrive typed in JSON but as text in multipart and url-encoded bodies; like
+/// Telegram, the accessors take either.
+struct Params(Map<String, Value>);
+
+impl Params {
+    /// A present, non-null parameter.
+    fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name).filter(|value| !value.is_null())
+    }
+
+    fn string(&self, name: &str) -> Result<Option<String>, Refusal> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(value @ (Value::Number(_) | Value::Bool(_))) => Ok(Some(value.to_string())),
+            Some(_) => Err(wrong_parameter(name)),
+        }
+    }
+
+    fn integer(&self, name: &str) -> Result<Option<i64>, Refusal> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::Number(number)) => number.as_i64().map(Some).ok_or(wrong_parameter(name)),
+            Some(Value::String(text)) => text
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|_| wrong_parameter(name)),
+            Some(_) => Err(wrong_parameter(name)),
+        }
+    }
+
+    fn boolean(&self, name: &str) -> Result<bool, Refusal> {
+        match self.get(name) {
+            None => Ok(false),
+            Some(Value::Bool(flag)) => Ok(*flag),
+            Some(Value::String(text)) => match text.as_str() {
+                "true" | "True" | "1" => Ok(true),
+                "false" | "False" | "0" | "" => Ok(false),
+                _ => Err(wrong_parameter(name)),
+            },
+            Some(_) => Err(wrong_parameter(name)),
+        }
+    }
+
+    /// A structured parameter, sent as JSON or as JSON text.
+    fn structured(&self, name: &str) -> Result<Option<Value>, Refusal> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(Value::String(text)) => serde_json::from_str(text)
+                .map(Some)
+                .map_err(|_| Refusal::bad_request(format!("can't parse {name} JSON object"))),
+            Some(value) => Ok(Some(value.clone())),
+        }
+    }
+}
+
+fn wrong_parameter(name: &str) -> Refusal {
+    Refusal::bad_request(format!("wrong parameter {name} in request"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Methods
+// ---------------------------------------------------------------------------------------------
+
+fn run(state: &mut State, method: &str, body: &RequestBody, now: i64) -> Result<Value, Refusal> {
+    let params = &body.params;
+    match method {
+        "getMe" => Ok(me_json()),
+        "getWebhookInfo" => Ok(json!({
+            "url": "",
+            "has_custom_certificate": false,
+            "pending_update_count": state.updates.len(),
+        })),
+        "deleteWebhook" => delete_webhook(state, params),
+        "sendMessage" => send_message(state, params, now),
+        "editMessageText" => edit_message_text(state, params, now),
+        "editMessageReplyMarkup" => edit_message_reply_markup(state, params, now),
+        "deleteMessage" => delete_message(state, params),
+        "answerCallbackQuery" => answer_callback_query(state, params),
+        "setMyCommands" => set_my_commands(state, params),
+        "deleteMyCommands" => {
+            state.commands.remove(&commands_key(params)?);
+            Ok(json!(true))
+        }
+        "getMyCommands" => Ok(state
+            .commands
+            .get(&commands_key(params)?)
+            .cloned()
+            .unwrap_or_else(|| json!([]))),
+        "leaveChat" => leave_chat(state, params, now),
+        "sendDocument" => send_document(state, body, now),
+        "sendChatAction" => send_chat_action(state, params),
+        other => unreachable!("fake Telegram lists {other} but does not implement it"),
+    }
+}
+
+async fn get_updates(shared: &Shared, params: &Params) -> Result<Value, Refusal> {
+    let offset = params.integer("offset")?;
+    let limit = match params.integer("limit")? {
+        None | Some(0) => 100,
+        Some(limit) => limit.clamp(1, 100) as usize,
+    };
+    let timeout = params.integer("timeout")?.unwrap_or(0).max(0);
+    let allowed_updates = match params.structured("allowed_updates")? {
+        None => None,
+        Some(Value::Array(kinds)) => Some(
+            kinds
+                .iter()
+                .map(|kind| kind.as_str().map(str::to_owned))
+                .collect::<Option<HashSet<String>>>()
+                .ok_or_else(|| wrong_parameter("allowed_updates"))?,
+        ),
+        Some(_) => return Err(wrong_parameter("allowed_updates")),
+    };
+    shared.mutate(|state| {
+        // An empty list restores the default, as in Telegram.
+        if let Some(kinds) = allowed_updates {
+            state.allowed_updates = (!kinds.is_empty()).then_some(kinds);
+        }
+        if let Some(offset) = offset {
+            state.confirm(offset);
+        }
+    });
+    let batch = if timeout == 0 {
+        shared.lock().deliverable(limit).unwrap_or_default()
+    } else {
+        let _parked = ParkedPoll::new(shared);
+        let wait = Duration::from_secs(timeout.unsigned_abs());
+        shared
+            .wait_for(wait, |state| state.deliverable(limit))
+            .await
+            .unwrap_or_default()
+    };
+    Ok(Value::Array(batch))
+}
+
+/// Counts a long poll as in progress until it returns or its client goes away.
+struct ParkedPoll<'a>(&'a Shared);
+
+impl<'a> ParkedPoll<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        shared.mutate(|state| state.parked_polls += 1);
+        ParkedPoll(shared)
+    }
+}
+
+impl Drop for ParkedPoll<'_> {
+    fn drop(&mut self) {
+        self.0.mutate(|state| state.parked_polls -= 1);
+    }
+}
+
+fn delete_webhook(state: &mut State, params: &Params) -> Result<Value, Refusal> {
+    if params.boolean("drop_pending_updates")? {
+        let past_newest = state.next_update_id;
+        state.confirm(past_newest);
+    }
+    Ok(json!(true))
+}
+
+fn send_message(state: &mut State, params: &Params, now: i64) -> Result<Value, Refusal> {
+    let parse_mode = parse_mode(params)?;
+    let chat = state.chat_for_bot(params)?;
+    let html = params.string("text")?.unwrap_or_default();
+    let text = visible(&html, parse_mode.as_deref())?;
+    check_text(&text, "message is too long")?;
+    let buttons = inline_keyboard(params)?;
+    check_reply_target(chat, params)?;
+    let sent = SentMessage {
+        chat_id: chat.id,
+        message_id: chat.next_message_id(),
+        html,
+        text,
+        parse_mode,
+        buttons,
+        document: None,
+        edited: false,
+    };
+    Ok(chat.deliver(sent, now))
+}
+
+fn send_document(state: &mut State, body: &RequestBody, now: i64) -> Result<Value, Refusal> {
+    let params = &body.params;
+    let parse_mode = parse_mode(params)?;
+    let chat = state.chat_for_bot(params)?;
+    let upload = uploaded_document(body)?;
+    let caption = params.string("caption")?;
+    let caption_text = match &caption {
+        Some(caption) => visible(caption, parse_mode.as_deref())?,
+        None => String::new(),
+    };
+    if utf16_len(&caption_text) > CAPTION_LIMIT {
+        return Err(Refusal::bad_request("message caption is too long"));
+    }
+    let buttons = inline_keyboard(params)?;
+    check_reply_target(chat, params)?;
+    let sent = SentMessage {
+        chat_id: chat.id,
+        message_id: chat.next_message_id(),
+        html: caption.clone().unwrap_or_default(),
+        text: caption_text,
+        parse_mode,
+        buttons,
+        document: Some(SentDocument {
+            filename: upload.filename.clone(),
+            bytes: upload.bytes.clone(),
+            caption,
+        }),
+        edited: false,
+    };
+    Ok(chat.deliver(sent, now))
+}
+
+/// The file of a sendDocument: a part named `document`, or the part `document` points to with
+/// `attach://<name>`, which is how teloxide uploads.
+fn uploaded_document(body: &RequestBody) -> Result<&Upload, Refusal> {
+    let upload = match body.files.get("document") {
+        Some(upload) => upload,
+        None => {
+            let reference = body.params.string("document")?.unwrap_or_default();
+            let Some(part) = reference.strip_prefix("attach://") else {
+                // A file_id or URL would need files the fake never stored, or a network.
+                return Err(Refusal::bad_request(
+                    "wrong file identifier/HTTP URL specified",
+                ));
+            };
+            body.files
+                .get(part)
+                .ok_or_else(|| Refusal::bad_request("there is no document in the request"))?
+        }
+    };
+    if upload.bytes.is_empty() {
+        return Err(Refusal::bad_request("file must be non-empty"));
+    }
+    Ok(upload)
+}
+
+fn edit_message_text(state: &mut State, params: &Params, now: i64) -> Result<Value, Refusal> {
+    let parse_mode = parse_mode(params)?;
+    let (chat, current) = editable_message(state, params)?;
+    if current.document.is_some() {
+        return Err(Refusal::bad_request(
+            "there is no text in the message to edit",
+        ));
+    }
+    let html = params.string("text")?.unwrap_or_default();
+    let text = visible(&html, parse_mode.as_deref())?;
+    // Telegram words this one differently for edits than for new messages.
+    check_text(&text, "MESSAGE_TOO_LONG")?;
+    // Leaving reply_markup out removes the keyboard, as it does in Telegram.
+    let buttons = inline_keyboard(params)?;
+    if html == current.html && parse_mode == current.parse_mode && buttons == current.buttons {
+        return Err(Refusal::bad_request(NOT_MODIFIED));
+    }
+    let edited = SentMessage {
+        html,
+        text,
+        parse_mode,
+        buttons,
+        edited: true,
+        ..current
+    };
+    Ok(chat.replace(edited, now))
+}
+
+fn edit_message_reply_markup(
+    state: &mut State,
+    params: &Params,
+    now: i64,
+) -> Result<Value, Refusal> {
+    let (chat, current) = editable_message(state, params)?;
+    let buttons = inline_keyboard(params)?;
+    if buttons == current.buttons {
+        return Err(Refusal::bad_request(NOT_MODIFIED));
+    }
+    let edited = SentMessage {
+        buttons,
+        edited: true,
+        ..current
+    };
+    Ok(chat.replace(edited, now))
+}
+
+/// The chat and current content of the bot message an edit names.
+fn editable_message<'a>(
+    state: &'a mut State,
+    params: &Params,
+) -> Result<(&'a mut ChatState, SentMessage), Refusal> {
+    if params.get("inline_message_id").is_some() {
+        // The fake has no inline mode, so no inline message id can be valid.
+        return Err(Refusal::bad_request("MESSAGE_ID_INVALID"));
+    }
+    let message_id = params.integer("message_id")?;
+    let (Some(message_id), Some(_)) = (message_id, params.get("chat_id")) else {
+        return Err(Refusal::bad_request("message identifier is not specified"));
+    };
+    let chat = state.chat_for_bot(params)?;
+    let stored = i32::try_from(message_id)
+        .ok()
+        .and_then(|id| chat.messages.get(&id))
+        .ok_or_else(|| Refusal::bad_request("message to edit not found"))?;
+    let current = stored
+        .content
+        .clone()
+        .ok_or_else(|| Refusal::bad_request("message can't be edited"))?;
+    Ok((chat, current))
+}
+
+fn delete_message(state: &mut State, params: &Params) -> Result<Value, Refusal> {
+    let chat = state.chat_for_bot(params)?;
+    let not_found = || Refusal::bad_request("message to delete not found");
+    let message_id = params
+        .integer("message_id")?
+        .and_then(|id| i32::try_from(id).ok())
+        .ok_or_else(not_found)?;
+    let stored = chat.messages.get(&message_id).ok_or_else(not_found)?;
+    // Without admin rights a bot deletes only its own messages in groups.
+    if chat.is_group() && stored.sender_id != BOT_ID {
+        return Err(Refusal::bad_request("message can't be deleted"));
+    }
+    chat.messages.remove(&message_id);
+    Ok(json!(true))
+}
+
+fn answer_callback_query(state: &mut State, params: &Params) -> Result<Value, Refusal> {
+    let id = params.string("callback_query_id")?.unwrap_or_default();
+    // A query can be answered once; Telegram treats a second answer like an unknown id.
+    if !state.open_callbacks.remove(&id) {
+        return Err(Refusal::bad_request(
+            "query is too old and response timeout expired or query id is invalid",
+        ));
+    }
+    state.answered_callbacks.push(id);
+    Ok(json!(true))
+}
+
+fn set_my_commands(state: &mut State, params: &Params) -> Result<Value, Refusal> {
+    let commands = match params.structured("commands")? {
+        Some(Value::Array(commands)) => commands,
+        _ => return Err(wrong_parameter("commands")),
+    };
+    if commands.len() > COMMAND_LIMIT {
+        return Err(Refusal::bad_request("BOT_COMMANDS_TOO_MUCH"));
+    }
+    let mut kept = Vec::with_capacity(commands.len());
+    for command in &commands {
+        let name = command["command"].as_str().unwrap_or_default();
+        let valid_name = (1..=32).contains(&name.len())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid_name {
+            return Err(Refusal::bad_request("BOT_COMMAND_INVALID"));
+        }
+        let description = command["description"].as_str().unwrap_or_default();
+        if description.trim().is_empty() || description.chars().count() > 256 {
+            return Err(Refusal::bad_request("BOT_COMMAND_DESCRIPTION_INVALID"));
+        }
+        kept.push(json!({ "command": name, "description": description }));
+    }
+    state
+        .commands
+        .insert(commands_key(params)?, Value::Array(kept));
+    Ok(json!(true))
+}
+
+/// Telegram keeps one command list per scope and language.
+fn commands_key(params: &Params) -> Result<String, Refusal> {
+    let scope = params
+        .structured("scope")?
+        .unwrap_or_else(|| json!({ "type": "default" }));
+    let language = params.string("language_code")?.unwrap_or_default();
+    Ok(format!("{scope}|{language}"))
+}
+
+fn leave_chat(state: &mut State, params: &Params, now: i64) -> Result<Value, Refusal> {
+    let chat_id = chat_id(params)?;
+    let chat = state
+        .chats
+        .get_mut(&chat_id)
+        .ok_or_else(|| Refusal::bad_request("chat not found"))?;
+    match &mut chat.kind {
+        ChatKind::Private { .. } => {
+            return Err(Refusal::bad_request(
+                "chat member status can't be changed in private chats",
+            ));
+        }
+        ChatKind::Group { member: false, .. } => {
+            return Err(Refusal::forbidden("bot is not a member of the group chat"));
+        }
+        ChatKind::Group { member, .. } => *member = false,
+    }
+    let update = my_chat_member(chat.json(), bot_user_json(), now, "member", "left");
+    state.left_chats.push(chat_id);
+    state.enqueue("my_chat_member", update);
+    Ok(json!(true))
+}
+
+fn send_chat_action(state: &mut State, params: &Params) -> Result<Value, Refusal> {
+    state.chat_for_bot(params)?;
+    let action = params.string("action")?.unwrap_or_default();
+    if !CHAT_ACTIONS.contains(&action.as_str()) {
+        return Err(wrong_parameter("action"));
+    }
+    Ok(json!(true))
+}
+
+// ---------------------------------------------------------------------------------------------
+// What Telegram checks
+// ---------------------------------------------------------------------------------------------
+
+fn chat_id(params: &Params) -> Result<i64, Refusal> {
+    let not_found = || Refusal::bad_request("chat not found");
+    match params.get("chat_id") {
+        Some(Value::Number(number)) => number.as_i64().ok_or_else(not_found),
+        // "@username" lands here too: the fake has no public chats with usernames.
+        Some(Value::String(text)) => text.trim().parse().map_err(|_| not_found()),
+        Some(_) => Err(not_found()),
+        None => Err(Refusal::bad_request("chat_id is empty")),
+    }
+}
+
+fn parse_mode(params: &Params) -> Result<Option<String>, Refusal> {
+    match params.string("parse_mode")? {
+        None => Ok(None),
+        Some(mode) if matches!(mode.as_str(), "HTML" | "MarkdownV2" | "Markdown") => Ok(Some(mode)),
+        Some(_) => Err(Refusal::bad_request("unsupported parse_mode")),
+    }
+}
+
+/// The text a user sees. Markdown is not parsed: the bot writes HTML, and a Markdown message is
+/// recorded as typed.
+fn visible(text: &str, parse_mode: Option<&str>) -> Result<String, Refusal> {
+    match parse_mode {
+        Some("HTML") => visible_text(text)
+            .map_err(|error| Refusal::bad_request(format!("can't parse entities: {error}"))),
+        _ => Ok(text.to_owned()),
+    }
+}
+
+fn check_text(visible: &str, too_long: &str) -> Result<(), Refusal> {
+    // Telegram trims whitespace around a message, so blank text is empty text.
+    if visible.trim().is_empty() {
+        return Err(Refusal::bad_request("message text is empty"));
+    }
+    if utf16_len(visible) > MESSAGE_LIMIT {
+        return Err(Refusal::bad_request(too_long));
+    }
+    Ok(())
+}
+
+fn check_reply_target(chat: &ChatState, params: &Params) -> Result<(), Refusal> {
+    let Some(reply) = params.structured("reply_parameters")? else {
+        return Ok(());
+    };
+    let target = reply["message_id"]
+        .as_i64()
+        .and_then(|id| i32::try_from(id).ok());
+    let exists = target.is_some_and(|id| chat.messages.contains_key(&id));
+    if exists || reply["allow_sending_without_reply"].as_bool() == Some(true) {
+        Ok(())
+    } else {
+        Err(Refusal::bad_request("message to be replied not found"))
+    }
+}
+
+/// The inline buttons of `reply_markup`; other keyboards are accepted and carry none.
+fn inline_keyboard(params: &Params) -> Result<Vec<Vec<Button>>, Refusal> {
+    let unparsable = || Refusal::bad_request("can't parse reply keyboard markup JSON object");
+    let markup = match params.get("reply_markup") {
+        None => return Ok(Vec::new()),
+        Some(Value::String(text)) => serde_json::from_str(text).map_err(|_| unparsable())?,
+        Some(value) => value.clone(),
+    };
+    let markup = markup.as_object().ok_or_else(unparsable)?;
+    let Some(rows) = markup.get("inline_keyboard") else {
+        let other_keyboard = ["keyboard", "remove_keyboard", "force_reply"]
+            .iter()
+            .any(|kind| markup.contains_key(*kind));
+        return if other_keyboard {
+            Ok(Vec::new())
+        } else {
+            Err(unparsable())
+        };
+    };
+    let rows = rows.as_array().ok_or_else(unparsable)?;
+    rows.iter()
+        .map(|row| {
+            let row = row.as_array().ok_or_else(unparsable)?;
+            row.iter().map(inline_button).collect()
+        })
+        .collect()
+}
+
+fn inline_button(button: &Value) -> Result<Button, Refusal> {
+    let unparsable =
+        |why: &str| Refusal::bad_request(format!("can't parse inline keyboard button: {why}"));
+    let button = button
+        .as_object()
+        .ok_or_else(|| unparsable("InlineKeyboardButton must be an Object"))?;
+    let text = button
+        .get("text")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    if text.is_empty() {
+        return Err(unparsable("Text must be non-empty"));
+    }
+    let actions: Vec<&str> = BUTTON_ACTIONS
+        .iter()
+        .copied()
+        .filter(|action| button.get(*action).is_some_and(|value| !value.is_null()))
+        .collect();
+    match actions.as_slice() {
+        ["url"] => {
+            let url = button["url"].as_str().unwrap_or_default().to_owned();
+            if !is_allowed_button_url(&url) {
+                return Err(Refusal::bad_request("BUTTON_URL_INVALID"));
+            }
+            Ok(Button::Url { text, url })
+        }
+        ["callback_data"] => {
+            let data = button["callback_data"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            // The limit is in bytes, not characters: non-ASCII data runs out sooner.
+            if !(1..=CALLBACK_DATA_LIMIT).contains(&data.len()) {
+                return Err(Refusal::bad_request("BUTTON_DATA_INVALID"));
+            }
+            Ok(Button::Callback { text, data })
+        }
+        [other] => Err(unparsable(&format!(
+            "the fake Telegram server simulates url and callback_data buttons only, not {other}"
+        ))),
+        _ => Err(unparsable(
+            "exactly one of the optional fields must be used",
+        )),
+    }
+}
+
+fn is_allowed_button_url(url: &str) -> bool {
+    match url::Url::parse(url) {
+        Ok(url) => match url.scheme() {
+            "http" | "https" => url.host_str().is_some_and(|host| !host.is_empty()),
+            "tg" => true,
+            _ => false,
+        },
+        Err(_) => false,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bot API objects
+// ---------------------------------------------------------------------------------------------
+
+fn bot_user_json() -> Value {
+    json!({
+        "id": BOT_ID,
+        "is_bot": true,
+        "first_name": BOT_FIRST_NAME,
+        "username": BOT_USERNAME,
+    })
+}
+
+fn me_json() -> Value {
+    let mut me = bot_user_json();
+    if let Value::Object(fields) = &mut me {
+        fields.extend(object(json!({
+            "can_join_groups": true,
+            // Group messages all reach the bot here, as with privacy mode off.
+            "can_read_all_group_messages": true,
+            "supports_inline_queries": false,
+            "can_connect_to_business": false,
+            "has_main_web_app": false,
+        })));
+    }
+    me
+}
+
+fn bot_message_json(chat: &Value, sent: &SentMessage, date: i64, edit_date: Option<i64>) -> Value {
+    let mut message = json!({
+        "message_id": sent.message_id,
+        "from": bot_user_json(),
+        "chat": chat,
+        "date": date,
+    });
+    let fields = message
+        .as_object_mut()
+        .expect("fake Telegram: a message is a JSON object");
+    match &sent.document {
+        Some(document) => {
+            let file = format!("{}-{}", sent.chat_id, sent.message_id);
+            fields.insert(
+                "document".into(),
+                json!({
+                    "file_id": format!("document-{file}"),
+                    "file_unique_id": format!("unique-document-{file}"),
+                    "file_name": document.filename,
+                    "file_size": document.bytes.len(),
+                }),
+            );
+            if !sent.text.is_empty() {
+                fields.insert("caption".into(), json!(sent.text));
+            }
+        }
+        None => {
+            fields.insert("text".into(), json!(sent.text));
+        }
+    }
+    if let Some(edit_date) = edit_date {
+        fields.insert("edit_date".into(), json!(edit_date));
+    }
+    if !sent.buttons.is_empty() {
+        fields.insert("reply_markup".into(), keyboard_json(&sent.buttons));
+    }
+    message
+}
+
+fn keyboard_json(buttons: &[Vec<Button>]) -> Value {
+    let rows: Vec<Vec<Value>> = buttons
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|button| match button {
+                    Button::Url { text, url } => json!({ "text": text, "url": url }),
+                    Button::Callback { text, data } => {
+                        json!({ "text": text, "callback_data": data })
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    json!({ "inline_keyboard": rows })
+}
+
+/// The fields of a text message, with the `bot_command` entity Telegram adds for `/command`.
+fn text_fields(text: &str) -> Map<String, Value> {
+    let mut fields = Map::new();
+    fields.insert("text".into(), json!(text));
+    if let Some(length) = command_length(text) {
+        let entity = json!({ "type": "bot_command", "offset": 0, "length": length });
+        fields.insert("entities".into(), json!([entity]));
+    }
+    fields
+}
+
+/// The length of a leading `/command` or `/command@bot_username`, as Telegram recognises it.
+fn command_length(text: &str) -> Option<usize> {
+    let word_length = |text: &str| {
+        text.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(text.len())
+    };
+    let name = text.strip_prefix('/')?;
+    let mut length = word_length(name);
+    if length == 0 {
+        return None;
+    }
+    if let Some(mention) = name[length..].strip_prefix('@') {
+        let username = word_length(mention);
+        if username > 0 {
+            length += 1 + username;
+        }
+    }
+    // The command is ASCII, so its UTF-16 length is its byte length.
+    Some(1 + length)
+}
+
+fn my_chat_member(chat: Value, from: Value, date: i64, old: &str, new: &str) -> Value {
+    let member = |status: &str| {
+        let mut member = json!({ "user": bot_user_json(), "status": status });
+        if status == "kicked" {
+            member["until_date"] = json!(0);
+        }
+        member
+    };
+    json!({
+        "chat": chat,
+        "from": from,
+        "date": date,
+        "old_chat_member": member(old),
+        "new_chat_member": member(new),
+    })
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(fields) => fields,
+        _ => Map::new(),
+    }
+}
