@@ -1,1 +1,72 @@
-fn main() {}
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+/// Crossroads: a daily reflection companion on Telegram, for people at a crossroads in a long relationship.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Subcommand)]
+enum Commands {
+    /// Run the bot on Telegram (long polling).
+    Run {
+        /// The config file; see config.example.toml.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Chat with the bot in this terminal: no Telegram, no token.
+    Chat {
+        /// A config file; without one, the example practice and the built-in dialogues.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Where to keep this chat's data (default: your local data folder, under crossroads/chat).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Validate a config file and the dialogues it names, and list every problem.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Commands::Run { config } => crossroads::app::run(&config).await,
+        Commands::Chat { config, data_dir } => {
+            crossroads::app::chat(config.as_deref(), data_dir.as_deref()).await
+        }
+        Commands::Check { config } => {
+            let report = crossroads::app::check(&config);
+            for warning in &report.warnings {
+                eprintln!("warning: {warning}");
+            }
+            if report.problems.is_empty() {
+                println!("{}: config and dialogues are valid", config.display());
+                return ExitCode::SUCCESS;
+            }
+            eprintln!(
+                "{} has {} problem(s):",
+                config.display(),
+                report.problems.len()
+            );
+            for problem in &report.problems {
+                eprintln!("  - {problem}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("crossroads: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

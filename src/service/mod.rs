@@ -222,6 +222,11 @@ impl Service {
         Ok(ready)
     }
 
+    /// The kind line for when something went wrong on our side.
+    pub fn trouble(&self) -> Outbound {
+        self.voice().plain(&self.catalog.messages.trouble)
+    }
+
     /// Telegram refused to deliver because the user blocked the bot.
     pub async fn mark_unreachable(&self, user_id: UserId) {
         if !self

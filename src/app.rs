@@ -1,0 +1,202 @@
+//! Wiring: config, logging, dialogues, store, service and a transport, for each subcommand.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
+
+use anyhow::Context as _;
+use teloxide::Bot;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    clock::{Clock, SystemClock},
+    config::Config,
+    content::{Catalog, Problem},
+    service::Service,
+    store::{Store, StoreOptions, keyfile::KEY_ENV, keyfile::KeyOrigin},
+    telemetry,
+    transport::{
+        telegram::{self, TelegramOptions},
+        terminal,
+    },
+};
+
+/// The built-in config the terminal chat uses when given none.
+pub const EXAMPLE_CONFIG: &str = include_str!("../config.example.toml");
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+pub fn load_catalog(config: &Config) -> Result<Catalog, Vec<Problem>> {
+    match &config.content.dir {
+        Some(dir) => Catalog::load_dir(dir),
+        None => Catalog::builtin(),
+    }
+}
+
+fn catalog_or_error(config: &Config) -> anyhow::Result<Catalog> {
+    load_catalog(config).map_err(|problems| {
+        let listed: Vec<String> = problems
+            .iter()
+            .map(|problem| format!("  - {problem}"))
+            .collect();
+        anyhow::anyhow!("the dialogues have problems:\n{}", listed.join("\n"))
+    })
+}
+
+pub fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::open(&StoreOptions {
+        path: config.storage.path.clone(),
+        key_file: config.privacy.key_file.clone(),
+        key_from_env: env(KEY_ENV),
+        cache_capacity_bytes: config.storage.cache_capacity_mb * 1024 * 1024,
+    })?;
+    match store.key_origin() {
+        KeyOrigin::Created(path) => {
+            tracing::warn!(path = %path.display(), "created a new encryption key; back this file up, without it replies cannot be read")
+        }
+        KeyOrigin::File(path) => tracing::info!(path = %path.display(), "encryption key loaded"),
+        KeyOrigin::Environment => tracing::info!("encryption key taken from {KEY_ENV}"),
+    }
+    Ok(store)
+}
+
+pub fn build_service(config: &Config, clock: Arc<dyn Clock>) -> anyhow::Result<Arc<Service>> {
+    let catalog = catalog_or_error(config)?;
+    let store = open_store(config)?;
+    Ok(Arc::new(Service::new(
+        Arc::new(store),
+        catalog,
+        config.settings(),
+        clock,
+    )))
+}
+
+/// Cancels on SIGINT or SIGTERM: a service manager stops us with SIGTERM, a person with ^C.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            match signal(SignalKind::terminate()) {
+                Ok(mut terminate) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = terminate.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("signal received");
+        cancel.cancel();
+    });
+    token
+}
+
+/// `crossroads run`: the bot on Telegram, by long polling.
+pub async fn run(config_path: &Path) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    telemetry::init(&config.log.filter);
+    let token = config.token(env).context(
+        "no bot token. Set the TELOXIDE_TOKEN environment variable (or [telegram] token in the config) \
+         to the token @BotFather gave you",
+    )?;
+    let api_url = config.api_url(env).map_err(anyhow::Error::msg)?;
+    let service = build_service(&config, Arc::new(SystemClock))?;
+    let mut bot = Bot::new(token.expose());
+    if let Some(url) = api_url {
+        bot = bot.set_api_url(url);
+    }
+    telegram::serve(
+        service,
+        bot,
+        TelegramOptions::default(),
+        shutdown_on_signals(),
+    )
+    .await
+}
+
+/// Where the terminal chat keeps its data when not told otherwise.
+pub fn default_chat_dir() -> PathBuf {
+    dirs::data_local_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("crossroads")
+        .join("chat")
+}
+
+/// `crossroads chat`: the same bot in the terminal. Without a config it uses the example
+/// practice, the built-in dialogues, and a data folder of its own.
+pub async fn chat(config_path: Option<&Path>, data_dir: Option<&Path>) -> anyhow::Result<()> {
+    let mut config = match config_path {
+        Some(path) => Config::load(path)?,
+        None => {
+            Config::parse(EXAMPLE_CONFIG, Path::new(".")).context("the built-in example config")?
+        }
+    };
+    // Chat output goes to the terminal; log lines only when something is wrong.
+    telemetry::init("warn");
+    let chosen_dir = data_dir.map(Path::to_path_buf);
+    let data_dir = chosen_dir.clone().unwrap_or_else(default_chat_dir);
+    // A config's own storage is used unless a data folder is named; the example's never is.
+    if config_path.is_none() || chosen_dir.is_some() {
+        config.storage.path = data_dir.join("crossroads.sled");
+        config.privacy.key_file = data_dir.join("crossroads.key");
+    }
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    let service = build_service(&config, Arc::new(SystemClock))?;
+    let shutdown = shutdown_on_signals();
+    terminal::run(
+        service,
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        &data_dir,
+        shutdown,
+    )
+    .await
+}
+
+/// What `crossroads check` found.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// Each of these stops the bot from starting.
+    pub problems: Vec<String>,
+    /// Worth knowing, but may be fine where the bot really runs (say, a token set only there).
+    pub warnings: Vec<String>,
+}
+
+/// `crossroads check`: every problem with the config and the dialogues, at once.
+pub fn check(config_path: &Path) -> CheckReport {
+    let mut report = CheckReport::default();
+    let config = match Config::load(config_path) {
+        Ok(config) => config,
+        Err(error) => {
+            report.problems.push(error.to_string());
+            return report;
+        }
+    };
+    if let Err(found) = load_catalog(&config) {
+        report
+            .problems
+            .extend(found.iter().map(ToString::to_string));
+    }
+    if let Err(problem) = config.api_url(env) {
+        report.problems.push(problem);
+    }
+    if config.token(env).is_none() {
+        report.warnings.push(
+            "no bot token here: `run` needs TELOXIDE_TOKEN or [telegram] token where it runs"
+                .to_owned(),
+        );
+    }
+    report
+}

@@ -1,0 +1,29 @@
+//! Logging, set up in one place. teloxide logs through `log`; the subscriber's `tracing-log`
+//! bridge carries those lines into the same output.
+
+use std::io::IsTerminal as _;
+
+use tracing_subscriber::{EnvFilter, fmt};
+
+/// HTTP client internals log request addresses at debug level, and a Bot API address holds the
+/// token: they stay at warn whatever filter is asked for.
+const QUIET_TARGETS: [&str; 4] = ["reqwest=warn", "hyper=warn", "hyper_util=warn", "h2=warn"];
+
+/// Installs the global subscriber. `RUST_LOG` wins over the configured filter.
+pub fn init(configured_filter: &str) {
+    let mut filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(configured_filter))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    for directive in QUIET_TARGETS {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    let subscriber = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .finish();
+    // A second call (tests) keeps the first subscriber.
+    let _ = tracing_subscriber::util::SubscriberInitExt::try_init(subscriber);
+}

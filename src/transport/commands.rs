@@ -1,0 +1,151 @@
+//! Text to events, the same way for Telegram and the terminal: commands through teloxide's
+//! `BotCommands`, everything else as the user's words.
+
+use chrono::{DateTime, Utc};
+use teloxide::utils::command::BotCommands;
+
+use crate::{
+    core::{command::Command, conversation::Incoming},
+    service::Event,
+};
+
+/// The command set as Telegram sees it. Names must match [`Command::NAMES`]; the descriptions
+/// users see come from `dialogues/commands.toml`, so they are not written here.
+#[derive(BotCommands, Clone, Debug, PartialEq, Eq)]
+#[command(rename_rule = "lowercase")]
+pub enum TelegramCommand {
+    Start,
+    Help,
+    Prompt,
+    Recap,
+    Book,
+    Time(String),
+    Timezone(String),
+    Pause,
+    Resume,
+    Settings,
+    Privacy,
+    Export,
+    Delete,
+}
+
+impl From<TelegramCommand> for Command {
+    fn from(command: TelegramCommand) -> Command {
+        match command {
+            TelegramCommand::Start => Command::Start,
+            TelegramCommand::Help => Command::Help,
+            TelegramCommand::Prompt => Command::Prompt,
+            TelegramCommand::Recap => Command::Recap,
+            TelegramCommand::Book => Command::Book,
+            TelegramCommand::Time(argument) => Command::Time(argument),
+            TelegramCommand::Timezone(argument) => Command::Timezone(argument),
+            TelegramCommand::Pause => Command::Pause,
+            TelegramCommand::Resume => Command::Resume,
+            TelegramCommand::Settings => Command::Settings,
+            TelegramCommand::Privacy => Command::Privacy,
+            TelegramCommand::Export => Command::Export,
+            TelegramCommand::Delete => Command::Delete,
+        }
+    }
+}
+
+/// Whether a text is meant as a command: Telegram's own rule is a leading slash.
+pub fn looks_like_command(text: &str) -> bool {
+    text.trim_start().starts_with('/')
+}
+
+/// Reads what a user typed in a private chat.
+pub fn event_from_text(
+    text: &str,
+    bot_username: &str,
+    message_id: i32,
+    sent_at: DateTime<Utc>,
+) -> Event {
+    if !looks_like_command(text) {
+        return Event::Text(Incoming {
+            message_id,
+            sent_at,
+            text: text.to_owned(),
+        });
+    }
+    // Phones capitalise the first letter of a message; "/Start" still means /start.
+    let trimmed = text.trim();
+    let (word, rest) = trimmed.split_at(trimmed.find(char::is_whitespace).unwrap_or(trimmed.len()));
+    let normalised = format!("{}{rest}", word.to_lowercase());
+    match TelegramCommand::parse(&normalised, bot_username) {
+        Ok(command) => Event::Command(command.into()),
+        Err(_) => Event::UnknownCommand,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(text: &str) -> Event {
+        event_from_text(
+            text,
+            "crossroads_bot",
+            7,
+            "2026-01-01T00:00:00Z".parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn commands_parse_with_and_without_arguments() {
+        assert_eq!(event("/start"), Event::Command(Command::Start));
+        assert_eq!(
+            event("/time 08:30"),
+            Event::Command(Command::Time("08:30".into()))
+        );
+        assert_eq!(event("/time"), Event::Command(Command::Time(String::new())));
+        assert_eq!(
+            event("/timezone Europe/Paris"),
+            Event::Command(Command::Timezone("Europe/Paris".into()))
+        );
+        assert_eq!(
+            event("/timezone UTC+02:00"),
+            Event::Command(Command::Timezone("UTC+02:00".into()))
+        );
+        assert_eq!(event("  /recap  "), Event::Command(Command::Recap));
+        assert_eq!(event("/Start"), Event::Command(Command::Start));
+        assert_eq!(
+            event("/start@crossroads_bot"),
+            Event::Command(Command::Start)
+        );
+    }
+
+    #[test]
+    fn unknown_commands_are_named_as_such() {
+        assert_eq!(event("/dance"), Event::UnknownCommand);
+        assert_eq!(event("/"), Event::UnknownCommand);
+        assert_eq!(event("/start@some_other_bot"), Event::UnknownCommand);
+        // Words after a command that takes none are simply ignored.
+        assert_eq!(event("/recap now please"), Event::Command(Command::Recap));
+    }
+
+    #[test]
+    fn everything_else_is_the_users_words_kept_exactly() {
+        let text = "  It shifted after the move. /sigh  ";
+        assert_eq!(
+            event(text),
+            Event::Text(Incoming {
+                message_id: 7,
+                sent_at: "2026-01-01T00:00:00Z".parse().unwrap(),
+                text: text.into()
+            })
+        );
+    }
+
+    #[test]
+    fn the_telegram_command_set_is_exactly_the_core_one() {
+        let mut telegram: Vec<String> = TelegramCommand::bot_commands()
+            .into_iter()
+            .map(|command| command.command.trim_start_matches('/').to_owned())
+            .collect();
+        telegram.sort();
+        let mut core: Vec<&str> = Command::NAMES.to_vec();
+        core.sort();
+        assert_eq!(telegram, core);
+    }
+}
