@@ -11,7 +11,14 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
 
     /// Resolves at `deadline` or earlier; callers look at `now()` again after it resolves.
-    fn sleep_until(&self, deadline: DateTime<Utc>) -> BoxFuture<'static, ()>;
+    /// `observed` is the time the caller last acted on: a clock that jumps (a manual one) also
+    /// wakes the caller as soon as it is no longer at that time, so a caller can never miss a
+    /// move that happened between reading the time and going to sleep.
+    fn sleep_until(
+        &self,
+        deadline: DateTime<Utc>,
+        observed: DateTime<Utc>,
+    ) -> BoxFuture<'static, ()>;
 }
 
 pub struct SystemClock;
@@ -24,7 +31,11 @@ impl Clock for SystemClock {
         Utc::now()
     }
 
-    fn sleep_until(&self, deadline: DateTime<Utc>) -> BoxFuture<'static, ()> {
+    fn sleep_until(
+        &self,
+        deadline: DateTime<Utc>,
+        _observed: DateTime<Utc>,
+    ) -> BoxFuture<'static, ()> {
         let wait = (deadline - Utc::now())
             .to_std()
             .unwrap_or_default()
@@ -60,11 +71,17 @@ impl Clock for ManualClock {
         *self.now.borrow()
     }
 
-    fn sleep_until(&self, deadline: DateTime<Utc>) -> BoxFuture<'static, ()> {
+    fn sleep_until(
+        &self,
+        deadline: DateTime<Utc>,
+        observed: DateTime<Utc>,
+    ) -> BoxFuture<'static, ()> {
         let mut changes = self.now.subscribe();
         Box::pin(async move {
             // The sender lives as long as the clock; if it is gone, nothing will ever wake us.
-            let _ = changes.wait_for(|now| *now >= deadline).await;
+            let _ = changes
+                .wait_for(|now| *now >= deadline || *now != observed)
+                .await;
         })
     }
 }
@@ -74,25 +91,37 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn a_manual_clock_wakes_sleepers_when_moved_past_their_deadline() {
+    async fn a_manual_clock_wakes_sleepers_whenever_it_moves() {
         let start: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
         let clock = ManualClock::new(start);
-        let sleeper = tokio::spawn(clock.sleep_until(start + chrono::Duration::hours(2)));
-        clock.advance(chrono::Duration::hours(1));
+        let deadline = start + chrono::Duration::hours(2);
+        let sleeper = tokio::spawn(clock.sleep_until(deadline, start));
         tokio::task::yield_now().await;
         assert!(!sleeper.is_finished());
         clock.advance(chrono::Duration::hours(1));
         sleeper.await.unwrap();
-        assert_eq!(clock.now(), start + chrono::Duration::hours(2));
+        let sleeper = tokio::spawn(clock.sleep_until(deadline, clock.now()));
+        tokio::task::yield_now().await;
+        assert!(!sleeper.is_finished());
+        clock.advance(chrono::Duration::hours(1));
+        sleeper.await.unwrap();
     }
 
     #[tokio::test]
     async fn a_deadline_already_passed_resolves_at_once() {
         let start: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
         let clock = ManualClock::new(start);
-        clock.sleep_until(start - chrono::Duration::hours(1)).await;
+        clock
+            .sleep_until(start - chrono::Duration::hours(1), start)
+            .await;
+        let now = Utc::now();
         SystemClock
-            .sleep_until(Utc::now() - chrono::Duration::hours(1))
+            .sleep_until(now - chrono::Duration::hours(1), now)
+            .await;
+        // A move that happened before the sleep began still wakes it.
+        clock.advance(chrono::Duration::minutes(1));
+        clock
+            .sleep_until(start + chrono::Duration::hours(5), start)
             .await;
     }
 }

@@ -8,7 +8,7 @@ pub mod scheduler;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{Mutex, MutexGuard, Notify};
+use tokio::sync::{Mutex, MutexGuard, Notify, watch};
 
 use crate::{
     clock::Clock,
@@ -75,6 +75,9 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     locks: Vec<Mutex<()>>,
     schedule_changed: Notify,
+    /// The latest time up to which every due question has been handled: what a test waits on
+    /// after moving the clock, instead of sleeping.
+    scheduled_through: watch::Sender<Option<DateTime<Utc>>>,
 }
 
 impl Service {
@@ -91,6 +94,7 @@ impl Service {
             clock,
             locks: (0..LOCK_SHARDS).map(|_| Mutex::new(())).collect(),
             schedule_changed: Notify::new(),
+            scheduled_through: watch::Sender::new(None),
         }
     }
 
@@ -198,8 +202,11 @@ impl Service {
 
     /// Takes up to `limit` questions that are due now: each user's new state is saved durably
     /// before their question is returned, so a crash can lose a question but never double it.
-    pub async fn take_due(&self, limit: usize) -> Result<Vec<(UserId, Vec<Outbound>)>, StoreError> {
-        let now = self.clock.now();
+    pub async fn take_due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<(UserId, Vec<Outbound>)>, StoreError> {
         let mut ready = Vec::new();
         for (at, user_id) in self.store.due_until(now, limit)? {
             let _turn = self.lock(user_id).await;
@@ -244,6 +251,20 @@ impl Service {
     /// When the scheduler next has something to do.
     pub fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
         self.store.earliest_due()
+    }
+
+    /// Records that every question due by `now` has been sent (or skipped).
+    pub fn mark_scheduled_through(&self, now: DateTime<Utc>) {
+        self.scheduled_through.send_replace(Some(now));
+    }
+
+    /// Resolves once the scheduler has handled everything due by `at`.
+    pub async fn scheduled_through(&self, at: DateTime<Utc>) {
+        let mut progress = self.scheduled_through.subscribe();
+        // The sender lives as long as the service.
+        let _ = progress
+            .wait_for(|through| through.is_some_and(|through| through >= at))
+            .await;
     }
 
     /// Wakes when a profile was saved, since its question may now come earlier.

@@ -47,8 +47,11 @@ pub async fn run(service: Arc<Service>, outbox: Arc<dyn Outbox>, shutdown: Cance
     let clock = Arc::clone(service.clock());
     let mut next_purge = clock.now();
     loop {
-        let healthy = deliver_everything_due(&service, &outbox).await;
         let now = clock.now();
+        let healthy = deliver_everything_due(&service, &outbox, now).await;
+        if healthy {
+            service.mark_scheduled_through(now);
+        }
         if now >= next_purge {
             match service.purge_expired().await {
                 Ok(0) => {}
@@ -71,28 +74,37 @@ pub async fn run(service: Arc<Service>, outbox: Arc<dyn Outbox>, shutdown: Cance
         } else {
             now + RETRY_AFTER_ERROR
         };
-        if !wait(&service, wake, &shutdown).await {
+        if !wait(&service, wake, now, &shutdown).await {
             return;
         }
     }
 }
 
 /// Sleeps until `wake`, a schedule change, or shutdown. False means shut down.
-async fn wait(service: &Service, wake: DateTime<Utc>, shutdown: &CancellationToken) -> bool {
+async fn wait(
+    service: &Service,
+    wake: DateTime<Utc>,
+    observed: DateTime<Utc>,
+    shutdown: &CancellationToken,
+) -> bool {
     if wake <= service.clock().now() {
         return !shutdown.is_cancelled();
     }
     tokio::select! {
         () = shutdown.cancelled() => false,
-        () = service.clock().sleep_until(wake) => true,
+        () = service.clock().sleep_until(wake, observed) => true,
         () = service.schedule_changed().notified() => true,
     }
 }
 
 /// Returns false if storage failed, so the caller backs off.
-async fn deliver_everything_due(service: &Arc<Service>, outbox: &Arc<dyn Outbox>) -> bool {
+async fn deliver_everything_due(
+    service: &Arc<Service>,
+    outbox: &Arc<dyn Outbox>,
+    now: DateTime<Utc>,
+) -> bool {
     loop {
-        let ready = match service.take_due(BATCH).await {
+        let ready = match service.take_due(now, BATCH).await {
             Ok(ready) => ready,
             Err(error) => {
                 tracing::error!(error = %cause_chain(&error), "cannot take due questions");

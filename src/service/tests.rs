@@ -130,7 +130,7 @@ impl Harness {
 
     async fn due(&self) -> Vec<(UserId, Vec<Message>)> {
         self.service
-            .take_due(100)
+            .take_due(self.now(), 100)
             .await
             .unwrap()
             .into_iter()

@@ -23,7 +23,7 @@ use teloxide::{
     },
     utils::command::BotCommands,
 };
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 
 use super::{
     commands::{TelegramCommand, event_from_text, looks_like_command},
@@ -110,20 +110,21 @@ pub async fn serve(
     .context("cannot read the saved polling offset")?;
 
     let outbox: Arc<dyn Outbox> = Arc::new(TelegramOutbox { api: api.clone() });
-    let scheduler = tokio::spawn(scheduler::run(
+    // Tied to this future: if it is dropped (a crash, in tests), the scheduler goes with it.
+    let scheduler = AbortOnDropHandle::new(tokio::spawn(scheduler::run(
         Arc::clone(&service),
         outbox,
         shutdown.clone(),
-    ));
+    )));
     let stop = control.stop.clone();
-    let stopper = tokio::spawn({
+    let stopper = AbortOnDropHandle::new(tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
             shutdown.cancelled().await;
             tracing::info!("shutting down: no new updates; finishing those in flight");
             stop.stop();
         }
-    });
+    }));
 
     let mut dispatcher = Dispatcher::builder(api.clone(), schema())
         .dependencies(dptree::deps![

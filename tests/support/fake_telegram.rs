@@ -475,6 +475,16 @@ impl FakeTelegram {
         self.shared.lock().left_chats.clone()
     }
 
+    /// Waits until the bot has left `chat_id`; false if it has not within `timeout`.
+    pub async fn wait_until_left(&self, chat_id: i64, timeout: Duration) -> bool {
+        self.shared
+            .wait_for(timeout, |state| {
+                state.left_chats.contains(&chat_id).then_some(())
+            })
+            .await
+            .is_some()
+    }
+
     pub fn answered_callbacks(&self) -> Vec<String> {
         self.shared.lock().answered_callbacks.clone()
     }

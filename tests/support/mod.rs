@@ -1,0 +1,378 @@
+//! The end-to-end world: the real bot (dispatcher, teloxide `Bot`, store, scheduler) against the
+//! fake Bot API server, with a manual clock. Scenarios read like a chat:
+//! `let ann = world.user(1, "Ann"); ann.says("/start"); ann.next_reply().await`.
+
+#![allow(
+    dead_code,
+    reason = "shared by several test binaries, each using a part"
+)]
+
+pub mod fake_telegram;
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use crossroads::{
+    clock::{Clock, ManualClock},
+    config::Config,
+    service::Service,
+    transport::telegram::{self, TelegramOptions},
+};
+use fake_telegram::{FakeTelegram, SentMessage};
+use teloxide::{Bot, adaptors::throttle::Limits};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// A Monday morning in London, before the default 09:00 question.
+pub const START: &str = "2026-03-02T07:00:00Z";
+
+/// A safety net only: every wait below ends as soon as what it waits for happens.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+pub const BOOKING_URL: &str = "https://example.com/book";
+
+struct Running {
+    service: Arc<Service>,
+    shutdown: CancellationToken,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+pub struct World {
+    pub fake: Arc<FakeTelegram>,
+    pub clock: ManualClock,
+    dir: tempfile::TempDir,
+    running: Option<Running>,
+}
+
+impl World {
+    pub async fn start() -> World {
+        World::start_at(START).await
+    }
+
+    pub async fn start_at(at: &str) -> World {
+        let clock = ManualClock::new(at.parse().expect("a valid RFC 3339 time"));
+        let stamp = clock.clone();
+        let fake = Arc::new(FakeTelegram::start(Arc::new(move || stamp.now().timestamp())).await);
+        let mut world = World {
+            fake,
+            clock,
+            dir: tempfile::tempdir().unwrap(),
+            running: None,
+        };
+        world.boot().await;
+        world
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn config(&self) -> Config {
+        let text = r#"
+            [practice]
+            name = "Boutique Psychotherapy"
+            booking_url = "https://example.com/book"
+
+            [schedule]
+            default_time = "09:00"
+            default_timezone = "Europe/London"
+            catch_up = "3h"
+
+            [storage]
+            path = "db"
+
+            [privacy]
+            key_file = "crossroads.key"
+            retention_days = 365
+
+            [safety]
+            emergency_number = "112"
+
+            [[safety.crisis_lines]]
+            name = "Samaritans"
+            phone = "116 123"
+
+            [[safety.crisis_lines]]
+            name = "Find a Helpline"
+            url = "https://findahelpline.com"
+        "#;
+        Config::parse(text, self.dir.path()).expect("the test config is valid")
+    }
+
+    async fn boot(&mut self) {
+        let service =
+            crossroads::app::build_service(&self.config(), Arc::new(self.clock.clone())).unwrap();
+        let bot = Bot::new(self.fake.token()).set_api_url(self.fake.api_url());
+        let shutdown = CancellationToken::new();
+        // Generous limits: the fake has no flood control, and tests should not wait on it.
+        let limits = Limits {
+            messages_per_sec_chat: 1000,
+            messages_per_min_chat: 60_000,
+            messages_per_min_channel_or_supergroup: 60_000,
+            messages_per_sec_overall: 1000,
+        };
+        let options = TelegramOptions {
+            polling_timeout_secs: 10,
+            limits,
+        };
+        let task = tokio::spawn(telegram::serve(
+            Arc::clone(&service),
+            bot,
+            options,
+            shutdown.clone(),
+        ));
+        self.running = Some(Running {
+            service,
+            shutdown,
+            task,
+        });
+        assert!(
+            self.fake.wait_until_polling(PATIENCE).await,
+            "the bot never started polling"
+        );
+    }
+
+    pub fn service(&self) -> &Arc<Service> {
+        &self.running.as_ref().expect("the bot is running").service
+    }
+
+    /// A graceful stop, as on SIGTERM: must finish cleanly.
+    pub async fn stop(&mut self) {
+        let running = self.running.take().expect("the bot is running");
+        running.shutdown.cancel();
+        let result = tokio::time::timeout(PATIENCE, running.task)
+            .await
+            .expect("the bot did not stop in time");
+        result
+            .expect("the bot task panicked")
+            .expect("the bot stopped with an error");
+        Self::release(running.service).await;
+    }
+
+    /// A stop with no warning: everything in flight is dropped where it stands.
+    pub async fn crash(&mut self) {
+        let running = self.running.take().expect("the bot is running");
+        running.task.abort();
+        let _ = running.task.await;
+        Self::release(running.service).await;
+    }
+
+    /// Waits until every task holding the store has let go of it, so it can be opened again.
+    async fn release(service: Arc<Service>) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while Arc::strong_count(&service) > 1 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "something still holds the service"
+            );
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        self.boot().await;
+    }
+
+    /// Starts again after [`World::stop`], for scenarios that move the clock while it is down.
+    pub async fn restart_after_stop(&mut self) {
+        self.boot().await;
+    }
+
+    pub async fn restart_after_crash(&mut self) {
+        self.crash().await;
+        self.boot().await;
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Moves time and waits until the scheduler has acted on everything due by then.
+    pub async fn advance(&self, by: chrono::Duration) {
+        self.clock.advance(by);
+        self.settle().await;
+    }
+
+    pub async fn set_time(&self, to: &str) {
+        self.clock.set(to.parse().expect("a valid RFC 3339 time"));
+        self.settle().await;
+    }
+
+    pub async fn settle(&self) {
+        let now = self.clock.now();
+        tokio::time::timeout(PATIENCE, self.service().scheduled_through(now))
+            .await
+            .expect("the scheduler did not catch up with the clock");
+    }
+
+    pub fn user(&self, id: i64, name: &str) -> User {
+        self.fake.add_private_chat(id, name);
+        User {
+            fake: Arc::clone(&self.fake),
+            id,
+        }
+    }
+
+    pub fn group(&self, id: i64, title: &str) -> Group {
+        self.fake.add_group_chat(id, title);
+        Group {
+            fake: Arc::clone(&self.fake),
+            id,
+        }
+    }
+
+    /// Ends a scenario: the bot stops cleanly, and Telegram never had to refuse a request.
+    pub async fn finish(mut self) {
+        if self.running.is_some() {
+            self.stop().await;
+        }
+        // Sending to someone who blocked the bot is how the bot learns it; anything else
+        // refused means the bot broke one of Telegram's rules.
+        let refused: Vec<_> = self
+            .fake
+            .rejections()
+            .into_iter()
+            .filter(|rejection| {
+                !rejection
+                    .description
+                    .contains("bot was blocked by the user")
+            })
+            .collect();
+        assert!(
+            refused.is_empty(),
+            "Telegram would have refused: {refused:#?}"
+        );
+    }
+}
+
+pub struct User {
+    fake: Arc<FakeTelegram>,
+    pub id: i64,
+}
+
+impl User {
+    pub fn says(&self, text: &str) -> i32 {
+        self.fake.user_sends_text(self.id, self.id, text)
+    }
+
+    pub async fn next_reply(&self) -> SentMessage {
+        match self.fake.next_message(self.id, PATIENCE).await {
+            Some(message) => message,
+            None => panic!("user {} got no reply within {PATIENCE:?}", self.id),
+        }
+    }
+
+    pub async fn replies(&self, count: usize) -> Vec<SentMessage> {
+        let mut replies = Vec::with_capacity(count);
+        for _ in 0..count {
+            replies.push(self.next_reply().await);
+        }
+        replies
+    }
+
+    /// Says something and returns the one reply it gets.
+    pub async fn asks(&self, text: &str) -> SentMessage {
+        self.says(text);
+        self.next_reply().await
+    }
+
+    /// Reads replies until the answer to a fresh /settings: after a crash, Telegram delivers the
+    /// unfinished updates again, and their answers come first.
+    pub async fn catches_up(&self) {
+        self.says("/settings");
+        while !self.next_reply().await.text.starts_with("Your settings") {}
+    }
+
+    /// Proves nothing else was sent so far: a chat is handled in order, so if the answer to a
+    /// fresh /settings is the very next message, nothing came before it.
+    pub async fn has_no_unread(&self) {
+        let reply = self.asks("/settings").await;
+        assert!(
+            reply.text.starts_with("Your settings"),
+            "an unexpected message arrived first: {:?}",
+            reply.text
+        );
+    }
+
+    pub fn edits(&self, message_id: i32, text: &str) {
+        self.fake
+            .user_edits_text(self.id, self.id, message_id, text);
+    }
+
+    pub fn sends_sticker(&self) {
+        self.fake.user_sends_sticker(self.id, self.id);
+    }
+
+    pub fn sends_photo(&self) {
+        self.fake.user_sends_photo(self.id, self.id);
+    }
+
+    pub fn sends_voice(&self) {
+        self.fake.user_sends_voice(self.id, self.id);
+    }
+
+    pub fn presses(&self, message: &SentMessage, data: &str) {
+        self.fake
+            .user_presses_button(self.id, self.id, message.message_id, data);
+    }
+
+    pub fn blocks_bot(&self) {
+        self.fake.user_blocks_bot(self.id);
+    }
+
+    pub fn unblocks_bot(&self) {
+        self.fake.user_unblocks_bot(self.id);
+    }
+
+    pub fn all_messages(&self) -> Vec<SentMessage> {
+        self.fake.sent_messages(self.id)
+    }
+}
+
+pub struct Group {
+    fake: Arc<FakeTelegram>,
+    pub id: i64,
+}
+
+impl Group {
+    pub fn member_says(&self, member: i64, text: &str) -> i32 {
+        self.fake.user_sends_text(self.id, member, text)
+    }
+
+    pub async fn next_message(&self) -> SentMessage {
+        self.fake
+            .next_message(self.id, PATIENCE)
+            .await
+            .expect("the group got no message")
+    }
+
+    pub fn all_messages(&self) -> Vec<SentMessage> {
+        self.fake.sent_messages(self.id)
+    }
+
+    pub async fn is_left_by_the_bot(&self) -> bool {
+        self.fake.wait_until_left(self.id, PATIENCE).await
+    }
+}
+
+/// The booking button every answer to the user's words must carry.
+pub fn has_booking_button(message: &SentMessage) -> bool {
+    message
+        .url_buttons()
+        .iter()
+        .any(|(_, url)| url == BOOKING_URL)
+}
+
+pub fn hours(n: i64) -> chrono::Duration {
+    chrono::Duration::hours(n)
+}
+
+pub fn minutes(n: i64) -> chrono::Duration {
+    chrono::Duration::minutes(n)
+}
+
+pub fn days(n: i64) -> chrono::Duration {
+    chrono::Duration::days(n)
+}
