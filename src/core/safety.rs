@@ -1,9 +1,21 @@
 //! What a message sounds like: a crisis, a request for advice, or neither.
+//!
+//! Plain rules over normalised text, built on the corpora in `tests/data/` and measured there
+//! (see `tests/safety_corpus.rs` and the README for the figures). Rules rather than a model:
+//! every decision can be read, explained and corrected, and nothing leaves the machine.
+//!
+//! A miss in one direction costs far more than in the other: a crisis taken for an ordinary
+//! reply goes unanswered, while an ordinary reply taken for a crisis gets a caring message it
+//! did not need. The crisis rules lean towards answering.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 /// What the bot must answer, beyond keeping the words.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Concern {
-    /// Thoughts of suicide or self-harm, harm to others, or violence at home.
+    /// Thoughts of suicide or self-harm, harm to others, or violence or abuse at home.
     Crisis,
     /// A request for advice or a decision, which the bot never gives.
     Advice,
@@ -11,18 +23,567 @@ pub enum Concern {
 }
 
 pub fn assess(text: &str) -> Concern {
-    let lowered = text.to_lowercase();
-    if ["kill myself", "suicid", "end it all"]
-        .iter()
-        .any(|p| lowered.contains(p))
-    {
+    let normalised = normalise(text);
+    if CRISIS.iter().any(|rule| rule.matches(&normalised)) {
         Concern::Crisis
-    } else if ["should i", "what do i do", "advice"]
-        .iter()
-        .any(|p| lowered.contains(p))
-    {
+    } else if asks_for_advice(&normalised) {
         Concern::Advice
     } else {
         Concern::None
+    }
+}
+
+/// Lower case, apostrophes dropped ("don't" and "dont" read alike), other punctuation but
+/// sentence ends turned to spaces, spaces collapsed.
+fn normalise(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last_space = true;
+    for c in text.chars().flat_map(char::to_lowercase) {
+        let mapped = match c {
+            '\'' | '’' | '‘' | '`' | '´' => continue,
+            '?' | '.' | '!' | '\n' => Some(c),
+            c if c.is_alphanumeric() => Some(c),
+            _ => None,
+        };
+        match mapped {
+            Some('\n') => {
+                out.push('.');
+                last_space = false;
+            }
+            Some(c) => {
+                if matches!(c, '?' | '.' | '!') && out.ends_with(' ') {
+                    out.pop();
+                }
+                out.push(c);
+                last_space = false;
+                if matches!(c, '?' | '.' | '!') {
+                    out.push(' ');
+                    last_space = true;
+                }
+            }
+            None if !last_space => {
+                out.push(' ');
+                last_space = true;
+            }
+            None => {}
+        }
+    }
+    out.trim().to_owned()
+}
+
+/// Words that, just before a match, turn it around: "he never hits me", "I'm not suicidal".
+const NEGATORS: [&str; 14] = [
+    "never", "not", "no", "dont", "doesnt", "didnt", "isnt", "wasnt", "hasnt", "havent", "wont",
+    "wouldnt", "nothing", "used",
+];
+
+fn negated_before(text: &str, start: usize) -> bool {
+    text[..start]
+        .rsplit(|c: char| c == '.' || c == '?' || c == '!')
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .rev()
+        .take(3)
+        .any(|word| NEGATORS.contains(&word))
+}
+
+/// Verbs that report someone else's words.
+const REPORTING: [&str; 12] = [
+    "asked", "asks", "asking", "told", "tells", "said", "says", "googled", "wondered", "wonder",
+    "myself", "article",
+];
+
+fn reported_before(text: &str, start: usize) -> bool {
+    text[..start]
+        .split_whitespace()
+        .rev()
+        .take(4)
+        .any(|word| REPORTING.contains(&word))
+}
+
+enum Guard {
+    /// The rule holds wherever it matches.
+    Always,
+    /// Not when negated just before ("never", "not", …).
+    Unnegated,
+    /// Not when negated, and not when a threat is a figure of speech: "would kill me if she
+    /// knew", "will kill me for saying this".
+    LiteralThreat,
+    /// Not when negated, and not when someone else's question is being reported: "I asked
+    /// myself what I should do", "my friend told me what to do".
+    Reported,
+    /// Not when negated, and not when the harm is to feelings: "I hurt her feelings".
+    Bodily,
+}
+
+struct Rule {
+    pattern: Regex,
+    guard: Guard,
+}
+
+impl Rule {
+    fn matches(&self, text: &str) -> bool {
+        self.pattern.captures_iter(text).any(|found| {
+            let whole = found.get(0).expect("group 0 always exists");
+            let between = found.name("between").map_or("", |m| m.as_str());
+            let negated = || {
+                negated_before(text, whole.start())
+                    || between
+                        .split_whitespace()
+                        .any(|word| NEGATORS.contains(&word))
+            };
+            match self.guard {
+                Guard::Always => true,
+                Guard::Unnegated => !negated(),
+                Guard::Reported => !negated() && !reported_before(text, whole.start()),
+                Guard::Bodily => {
+                    let next = text[whole.end()..].split_whitespace().next().unwrap_or("");
+                    !negated() && !matches!(next, "feelings" | "pride" | "ego" | "chances")
+                }
+                Guard::LiteralThreat => {
+                    let next = text[whole.end()..].split_whitespace().next().unwrap_or("");
+                    !negated() && !matches!(next, "if" | "for" | "when" | "lol" | "haha")
+                }
+            }
+        })
+    }
+}
+
+fn rules(patterns: &[(&str, Guard)]) -> Vec<Rule> {
+    patterns
+        .iter()
+        .map(|(pattern, guard)| Rule {
+            pattern: Regex::new(pattern)
+                .unwrap_or_else(|error| panic!("safety pattern {pattern:?}: {error}")),
+            guard: match guard {
+                Guard::Always => Guard::Always,
+                Guard::Unnegated => Guard::Unnegated,
+                Guard::LiteralThreat => Guard::LiteralThreat,
+                Guard::Reported => Guard::Reported,
+                Guard::Bodily => Guard::Bodily,
+            },
+        })
+        .collect()
+}
+
+/// Someone who hurts the user, as a subject: "he", "my wife", "her boyfriend".
+const ABUSER: &str = r"(?:he|she|hes|shes|hed|shed|hell|shell|husband|wife|partner|boyfriend|girlfriend|bf|gf|fella|ex)";
+
+/// Acts of violence done to someone, as verbs.
+const VIOLENT_ACT: &str = r"(?:hits?|hitting|punch(?:es|ed|ing)?|kick(?:s|ed|ing)?|slap(?:s|ped|ping)?|chok(?:es|ed|ing)|strangl(?:es|ed|ing)|shov(?:es|ed|ing)|push(?:es|ed)|beats?|beating|beat up|headbutt(?:s|ed)?|bites|bit|smother(?:s|ed)|pins?|pinned|dragg?(?:s|ed)|spat|spits|twist(?:s|ed)|tied|ties|locks?|locked|rap(?:es|ed)|forc(?:es|ed)|hurts|grab(?:s|bed)|pull(?:s|ed)|slamm?(?:s|ed)|smash(?:es|ed)|broke|broken|holds|held|sits on|claws)";
+
+static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    let violence_to_me = format!(
+        r"\b{ABUSER}\b(?P<between>(?:\s+\w+){{0,3}}?)\s+{VIOLENT_ACT}\s+(?:\w+\s+){{0,2}}?(?:me|my)\b"
+    );
+    rules(&[
+        // Suicide and self-harm, said outright or in the usual coded forms.
+        (
+            r"\bsuicid|\bsuicidle|\bsewer ?slide|\bunalive|\bkms\b|\bkys\b|\bself ?harm",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:kill|kil|killing|killin|killed|off|offing|hang|hanging|hanged|hurt|hurts|hurting|harm|harming|cut|cuts|cutting|burn|burned|burnt|burning|starve|starved|starving|drown|drowning|hit|hitting|end|ending) (?:my ?self|myself)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:take|taking|took|end|ending|ended) (?:my|my own) life\b|\blife of my own\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bend(?:ing)? (?:it|things|everything) (?:all|for good)\b|\bend it all\b|\bwhen i end it\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bend it\b.{0,12}\bnot (?:the|our) (?:relationship|marriage)",
+            Guard::Always,
+        ),
+        (
+            r"\b(?:want|wanna|wnat|wish|ready|going|gonna|planning|want) (?:to )?(?:die|be dead)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\brather (?:be dead|not exist|not be alive)\b|\bwant (?:him|her|them|myself) (?:to be )?dead|\bwant (?:to be|myself) dead",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:dont|do not|no longer|never) (?:really )?(?:want|wanna|wish) (?:to )?(?:be here|be alive|live|exist|wake up|keep going|go on|carry on|be around)\b",
+            Guard::Always,
+        ),
+        (
+            r"\bbetter off (?:dead|without me)\b|\b(?:lighter|easier|better) (?:off )?without me\b|\beasier for everyone if i\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bno (?:point|reason) (?:in |for me to |to )?(?:living|live|being alive|go(?:ing)? on|carry(?:ing)? on|keep(?:ing)? going)\b|\bpoint of going on\b|\bdont see the point (?:in|of) (?:carrying|going|living)",
+            Guard::Always,
+        ),
+        (
+            r"\bnothing (?:left )?to live for\b|\b(?:not|isnt|arent) worth living\b",
+            Guard::Always,
+        ),
+        (
+            r"\btired of (?:being alive|living|life|fighting to stay alive)\b|\bdone with life\b|\bwant out of life\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:stop|stopped) existing\b|\bnot (?:to )?exist(?:ing)?\b|\bwant to stop existing",
+            Guard::Always,
+        ),
+        (
+            r"\bnever wake up\b|\bnot wake up\b|\bsleep forever\b|\bwont wake up\b|\bdie in my sleep\b|\bgo to sleep forever",
+            Guard::Always,
+        ),
+        (
+            r"\b(?:not|wont) (?:be )?(?:alive|around|here|living) (?:anymore|much longer|for christmas|either)\b|\bnot going to be around\b|\bwont be here\b|\bwont be needing\b",
+            Guard::Always,
+        ),
+        (
+            r"\bdisappear(?:ed)? (?:for good|forever)\b|\bgone for good\b|\bmake it official and go\b",
+            Guard::Always,
+        ),
+        (
+            r"\b(?:last|final) message\b|\bsaying goodbye in my head\b|\bit was goodbye\b|\bpick a day\b|\bplan and a date\b",
+            Guard::Always,
+        ),
+        (
+            r"\bcant (?:picture|see|imagine) a future where im\b|\bonly way out\b|\bpain to stop permanently\b|\bfinish the job\b|\bmy own funeral\b",
+            Guard::Always,
+        ),
+        (
+            r"\b(?:think|thinking|thinkin|thought) (?:about|bout|abt|of) (?:dying|death|suicide|ending|killing|killin|jumping|hanging|crashing|slitting)\b|\bthinking about it\b.{0,20}\bcliffs?\b|\bcliffs?\b.{0,40}\bthinking about it\b",
+            Guard::Unnegated,
+        ),
+        // Means and plans.
+        (
+            r"\boverdose|\bstockpil|\bcounted (?:out )?(?:the |my )?(?:tablets|pills)\b|\bpills? saved\b|\bsaved up the pills\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bswallow(?:ed|ing)? (?:every|all|half|the whole)\b|\b(?:took|take|taking) (?:a bunch|all|a load|every) (?:of )?(?:my |the )?\w*\s?(?:pills|tablets|antidepressants|paracetamol)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bhow many of my \w* ?pills\b|\b(?:pills|tablets) in my (?:handbag|bag|pocket) in case\b|\bhalf the bottle\b",
+            Guard::Always,
+        ),
+        (
+            r"\b(?:a|the) rope\b|\bnoose\b|\bhang myself\b|\bengine running\b|\bcrash(?:ing)? (?:the|my) car on purpose\b|\bcrashing the car\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:jump|jumping|step|stepping|steer|steering|drive|driving|walk|walking) (?:off|into|in front of|onto)\b.{0,30}\b(?:bridge|tree|train|sea|roof|motorway|cliff|building|edge|platform|lorry|traffic|car park)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bedge of the (?:train )?platform\b|\btallest building\b|\btop floor of the car park\b",
+            Guard::Always,
+        ),
+        (
+            r"\b(?:razor|razors|razor blades?|blade)\b|\bscars?\b|\burge to (?:cut|hurt|die)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:started|start|am|been|keep) cutting\b|\bcutting again\b|\bcut again\b|\b(?:burning|scratch(?:ing)? at) my arms\b|\b(?:till|until) (?:they|it|my knuckles) bleed\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bsuicide note\b|\bwritten a note\b|\bwrote letters to the kids\b|\bletters are written\b|\bmy will is sorted\b|\bgiving my things away\b|\blife insurance\b",
+            Guard::Always,
+        ),
+        (
+            r"\bdo something stupid to myself\b|\bdont trust myself (?:around|with|alone)\b|\bhurt myself if\b|\bagainst my (?:arm|wrist)\b",
+            Guard::Always,
+        ),
+        (
+            r"\b(?:gun|pistol|rifle|shotgun|firearm|knife|knives|baseball bat)\b",
+            Guard::Unnegated,
+        ),
+        // Harm to others.
+        (
+            r"\b(?:kill|stab|strangle|shoot|murder|poison|smother|beat)\w* (?:him|her|them|my (?:husband|wife|partner|boyfriend|girlfriend|ex|brother|sister|brother in law|mother|father)|the (?:bloke|guy|kids|baby))\b",
+            Guard::LiteralThreat,
+        ),
+        (
+            r"\b(?:want|going|gonna|will|ill|could|might|wanna|afraid ill|scared ill|to) (?:to )?hurt (?:him|her|them|the kids|my|the baby)\b|\bhurt him the way\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:i|ive|im|id)\b(?P<between>(?:\s+\w+){0,4}?)\s+(?:hit|hitting|slapped|slap|punched|shoved|pushed|kicked|shook|grabbed|strangle|choked|hurt|hurting|hurts|beat|beating) (?:my wife|my husband|her|him|the baby|the kids|my partner|my (?:son|daughter)|our (?:son|daughter|kids|cat|dog))\b",
+            Guard::Bodily,
+        ),
+        (
+            r"\b(?:he|she|hes|shes|husband|wife|partner)\b(?P<between>(?:\s+\w+){0,3}?)\s+(?:hitting|hits|hit|slapped|slaps|hurting|hurts|hurt|beats|beat) (?:the kids|our (?:son|daughter|kids)|the baby|our daughter|our son)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bpunch (?:his|her) face\b|\bstops? breathing\b|\bkill\b.{0,60}\b(?:not (?:speaking |being )?figurative\w*|not joking|i mean it)",
+            Guard::Always,
+        ),
+        (
+            r"\bby the throat\b|\bto death\b.{0,3}$|\bbeat \w+ to death\b|\bmake (?:her|him) suffer\b|\b(?:want|wish) (?:him|her|them) dead\b|\bput (?:him|her) in hospital\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bsomething in (?:his|her) food\b|\b(?:his|her) car on fire\b|\bburn the house down\b|\bdeath look like an accident\b|\bnone of us live\b|\bhave me killed\b",
+            Guard::Always,
+        ),
+        // Violence and abuse at home.
+        (&violence_to_me, Guard::Unnegated),
+        (
+            r"\b(?:he|she|hell|shell|hed|shed|will|would|might|going to|gonna|to) (?:\w+ )?(?:kill|murder|finish|hurt) me\b",
+            Guard::LiteralThreat,
+        ),
+        (
+            r"\bthreat\w* (?:to kill|to shoot|to stab|to hurt|me|us|to burn)\b|\bthreatens me\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:scared|afraid|terrified|frightened) (?:of|for) (?:my (?:life|safety|partner|wife|husband)|him|her)\b|\b(?:scared|afraid|terrified) to go home\b|\bscared of what (?:he|she)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\brap(?:e|ed|es|ing)\b|\bforces? (?:himself|herself) on me\b|\bmakes? me (?:have sex|sleep with|do things)\b|\b(?:holds|held|pins) me down\b|\bowe (?:him|her) sex\b|\bsex when im asleep\b|\bdoes it anyway\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bwouldnt (?:stop|let go)\b|\bshut me up for good\b|\bnobody would ever find my body\b|\braises his (?:fist|hand)\b|\bim next\b|\bcourt order\b|\bbruises\b|\bnearly passed out\b|\bfinish me\b|\bget me\b.{0,5}$",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:locked|locks) me (?:in|out)\b|\b(?:threw|throws?)\b.{0,20}\bat (?:me|my)\b|\bthrows me\b|\bstarts on me\b|\bscared of what (?:he|she|hell|shell)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:whether|if) i live or die\b|\bim a burden\b|\b(?:fine|better|manage) without me\b|\bplan(?:ning)? (?:is )?to do it\b|\bways to (?:die|kill myself|end it)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:easy|easier) it would be to (?:jump|die|end)\b|\bplatform\b.{0,60}\b(?:jump|jumping|step|stepping) off\b",
+            Guard::Always,
+        ),
+        (
+            r"\b(?:i|ive|im)\b(?: \w+){0,2} (?:cut|cutting|self harm\w*)\b(?: \w+){0,6}? (?:again|started again)\b",
+            Guard::Always,
+        ),
+        // Further common phrasings of suicidal thinking, plans and means.
+        (
+            r"\bwish(?:ing)? i (?:were|was) dead\b|\bwish(?:ing)? i (?:wasnt|werent) (?:alive|here|born)\b|\bnever been born\b|\bdisappear permanently\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:going to|gonna) end it\b|\bend it (?:tonight|today|this week\w*|soon|now)\b|\bcant (?:keep|go on) living\b|\bno point anymore\b|\bdone with (?:me|myself|living)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bslit\w*\b|\bgoodbye (?:letters?|notes?)\b|\bplan for how\b|\bhow id do it\b|\btak(?:e|ing) the kids with me\b|\bbetter off if i (?:wasnt|werent|was gone|died)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bhoping i (?:wouldnt|wont|dont) wake\b|\bwouldnt wake up\b|\bswallow\w* everything\b|\bmedicine (?:cabinet|drawer)\b|\bhow many \w* ?(?:pills|tablets|paracetamol)\b|\bpills?\b.{0,20}\b(?:lined up|hoarded)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bwhether to go over\b|\bover the edge\b|\burges? to (?:hit|hurt|harm|kill)\b|\bpillow over (?:his|her|my)\b|\bcoming for me\b|\bnext to my head\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bsmothered me\b|\bsits on my chest\b|\bpermission to eat\b|\bout of the house without him\b|\bchair wedged under the door\b",
+            Guard::Always,
+        ),
+    ])
+});
+
+/// Asking the bot to decide, judge or advise. Looked for in explicit requests anywhere, and in
+/// what the message ends on: a question the writer answers ("Why did I stop trying? I think
+/// because…") is reflection, not a request.
+fn asks_for_advice(text: &str) -> bool {
+    if DECLINES_ADVICE.is_match(text) {
+        return false;
+    }
+    if DIRECT_REQUEST.iter().any(|rule| rule.matches(text)) {
+        return true;
+    }
+    let Some(question) = final_question(text) else {
+        return false;
+    };
+    !COUNTERFACTUAL.is_match(question) && ADVICE_QUESTION.iter().any(|rule| rule.matches(question))
+}
+
+/// Short tags after a question that do not answer it.
+const TAGS: [&str; 12] = [
+    "lol",
+    "genuinely asking",
+    "be honest",
+    "honestly",
+    "seriously",
+    "please",
+    "pls",
+    "thanks",
+    "help",
+    "asking for real",
+    "no but really",
+    "i need an answer",
+];
+
+/// The last sentence, if it is a question (with or without its question mark).
+fn final_question(text: &str) -> Option<&str> {
+    let mut sentences: Vec<&str> = text
+        .split_inclusive(['.', '?', '!'])
+        .map(str::trim)
+        .filter(|sentence| !sentence.is_empty())
+        .collect();
+    if sentences.len() > 1 {
+        let last = sentences[sentences.len() - 1].trim_end_matches(['.', '!', '?']);
+        if TAGS.contains(&last) {
+            sentences.pop();
+        }
+    }
+    let last = *sentences.last()?;
+    (last.ends_with('?') || QUESTION_OPENING.is_match(last)).then_some(last)
+}
+
+static QUESTION_OPENING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:should|shld|shud|would|could|can|do|does|is|am|are|will|what|whats|wat|how|which|where|who|u think|any)\b")
+        .expect("valid")
+});
+
+/// "Should I have…?" looks back; it is reflection, not a request.
+static COUNTERFACTUAL: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(?:should|could|would) (?:i|we) have\b").expect("valid"));
+
+/// Saying outright that advice is not wanted.
+static DECLINES_ADVICE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\bim not asking\b|\bdont (?:need|want) (?:advice|anyone to tell)\b|\bnot asking (?:for advice|what)\b")
+        .expect("valid")
+});
+
+static DIRECT_REQUEST: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    rules(&[
+        (
+            r"\btell me (?:what|whether|if|how|honestly|straight|it|im|i)\b|\bpls just tell me\b|\bjust tell me\b|\bplease tell me\b|\btell me\.?$",
+            Guard::Reported,
+        ),
+        (
+            r"\b(?:any|your|some|need|give me|want|like|asking for|looking for|love|id like|id love|i need ur|need ur) (?:\w+ )?(?:advice|guidance|tips|opinion|thoughts|take|view|direction|suggestions|recommendations)\b",
+            Guard::Reported,
+        ),
+        (
+            r"\badvise me\b|\bopinions? pls\b|\bthoughts\?|\bwhats your take\b|\bwhat do you reckon\b|\bweigh in\b|\b(?:im )?asking you\b",
+            Guard::Always,
+        ),
+        (
+            r"\bhelp me (?:decide|figure|work out|write|say|choose|land|make|understand)\b|\bhelp deciding\b|\bhelp me\b.{0,30}\bdecide\b",
+            Guard::Always,
+        ),
+        (
+            r"\b(?:decide|choose|pick)(?: one)? for me\b|\bmake (?:the|this) (?:call|decision) for me\b|\bmake this decision for me\b|\bmake the call\b",
+            Guard::Always,
+        ),
+        (
+            r"\b(?:walk|talk) me through\b|\bgive me (?:a straight answer|something practical|your honest)\b|\bi need (?:advice|guidance|direction|someone to (?:tell|make)|a plan)\b",
+            Guard::Always,
+        ),
+        (
+            r"\b(?:wish|hoping|hope) (?:someone|you|somebody)(?: would| could|ll|will)? (?:just )?(?:tell|say)\b|\bsomeone to (?:just )?(?:tell|say) (?:me )?(?:if|whether|stay|what)\b",
+            Guard::Always,
+        ),
+        (
+            r"\bwhat (?:exactly |actually |even )?(?:should|do|would|can|could) (?:i|we) (?:even |actually |exactly )?(?:do|say|tell|prioritise|choose)\b|\bwhat would you (?:do|tell|advise|say|suggest|recommend)\b|\bwhat do you think\b",
+            Guard::Reported,
+        ),
+        (
+            r"\bshould (?:i|we) (?:stay|leave|go|divorce|separate|split|tell|try|give|move|wait|confront|forgive|ask|bring|keep|be|start|see|confess)\b|\bshld i\b|\bshud i\b|\bwould you (?:stay|go|leave)\b|\bif you were (?:me|in my)\b",
+            Guard::Reported,
+        ),
+        (
+            r"\bwhat are my options\b|\bwhat steps\b|\bnext (?:step|move)\b|\bany (?:exercises|suggestions|recommendations|ideas|tips)\b",
+            Guard::Always,
+        ),
+    ])
+});
+
+static ADVICE_QUESTION: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    rules(&[
+        (r"\byou\b|\bu\b|\bur\b|\bshould\b", Guard::Always),
+        (
+            r"^(?:should|shld|shud|would|could|can|do|does|is|am|are|will|which|how|what|whats|wat|where|any)\b",
+            Guard::Always,
+        ),
+        (
+            r"\b(?:normal|ok|okay|wrong|fair|selfish|bad|cruel|too late|reasonable|possible|worth|smart|better|weird|red flag|sign|mistake|crazy|overreacting|cheating|allowed|right thing|best way)\b",
+            Guard::Always,
+        ),
+    ])
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalising_reads_apostrophes_and_punctuation_alike() {
+        assert_eq!(
+            normalise("I DON’T want… to be here!!"),
+            "i dont want to be here!!"
+        );
+        assert_eq!(normalise("what—do  I do?"), "what do i do?");
+    }
+
+    #[test]
+    fn crisis_is_found_in_direct_and_coded_forms() {
+        for text in [
+            "I want to kill myself",
+            "I don't want to be here anymore",
+            "honestly some days I want to end it all",
+            "kms",
+            "been thinking about how to unalive myself",
+            "he choked me last night",
+            "I'm scared he'll kill me",
+            "I'm going to hurt him if he touches me again",
+        ] {
+            assert_eq!(assess(text), Concern::Crisis, "{text}");
+        }
+    }
+
+    #[test]
+    fn figures_of_speech_are_not_a_crisis() {
+        for text in [
+            "this job is killing me",
+            "I could kill for a coffee",
+            "our love died years ago",
+            "I'm not in danger, just sad",
+            "my mother-in-law would kill me if she knew",
+            "he never hits me, he just ignores me",
+            "I cut my hair short, first time in years",
+            "shoot, I forgot our anniversary",
+        ] {
+            assert_eq!(assess(text), Concern::None, "{text}");
+        }
+    }
+
+    #[test]
+    fn advice_requests_are_found_and_reflective_questions_are_not() {
+        for text in [
+            "should I leave him?",
+            "what would you do?",
+            "tell me what to do",
+            "is it normal that I feel nothing?",
+        ] {
+            assert_eq!(assess(text), Concern::Advice, "{text}");
+        }
+        for text in [
+            "why did I stop trying? I think because I was tired",
+            "I asked myself what I should do and I wrote a list",
+            "my friend told me to leave but I'm not sure",
+        ] {
+            assert_eq!(assess(text), Concern::None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_crisis_outranks_a_request_for_advice() {
+        assert_eq!(assess("should I just end it all?"), Concern::Crisis);
     }
 }

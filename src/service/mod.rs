@@ -34,8 +34,9 @@ pub enum Chat {
 /// Something a user did, already converted from the transport's terms.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
-    Command(Command),
-    UnknownCommand,
+    /// A command, and the message that carried it.
+    Command(Command, Incoming),
+    UnknownCommand(Incoming),
     Text(Incoming),
     Edited(Incoming),
     /// A sticker, photo, voice message or anything else that is not text.
@@ -52,8 +53,8 @@ impl Event {
     /// A label for the log: what kind of thing happened, never what it said.
     pub fn kind(&self) -> &'static str {
         match self {
-            Event::Command(command) => command.name(),
-            Event::UnknownCommand => "unknown_command",
+            Event::Command(command, _) => command.name(),
+            Event::UnknownCommand(_) => "unknown_command",
             Event::Text(_) => "text",
             Event::Edited(_) => "edited_text",
             Event::NonText => "non_text",
@@ -142,22 +143,22 @@ impl Service {
         let _turn = self.lock(user_id).await;
         let conversation = Conversation::new(self.voice(), self.clock.now());
         let profile = self.store.profile(user_id)?;
-        let outcome = match event {
-            Event::Command(Command::Recap) => {
+        let outcome = match as_crisis_text(event) {
+            Event::Command(Command::Recap, _) => {
                 let (from, to) = conversation.recap_window();
                 let entries = self.store.entries_between(user_id, from, to)?;
                 conversation.recap(profile.as_ref(), &entries)
             }
-            Event::Command(Command::Export) => {
+            Event::Command(Command::Export, _) => {
                 let entries = self.store.all_entries(user_id)?;
                 conversation.export(profile.as_ref(), &entries)
             }
-            Event::Command(Command::Delete) => {
+            Event::Command(Command::Delete, _) => {
                 let count = self.store.count_entries(user_id)?;
                 conversation.ask_to_delete(profile, count)
             }
-            Event::Command(command) => conversation.command(user_id, profile, command),
-            Event::UnknownCommand => conversation.unknown_command(),
+            Event::Command(command, _) => conversation.command(user_id, profile, command),
+            Event::UnknownCommand(_) => conversation.unknown_command(),
             Event::Text(incoming) => {
                 let kept = self.store.entry(incoming.key(user_id))?;
                 let concern = safety::assess(&incoming.text);
@@ -279,6 +280,19 @@ impl Service {
         let (purged, ticket) = self.store.purge_entries_before(cutoff)?;
         self.store.durable(ticket).await?;
         Ok(purged)
+    }
+}
+
+/// A crisis answer comes before any other flow: a command whose text sounds like a crisis
+/// ("/time I can't go on") is answered as what it is, and its words are kept like any others.
+fn as_crisis_text(event: Event) -> Event {
+    match event {
+        Event::Command(_, message) | Event::UnknownCommand(message)
+            if safety::assess(&message.text) == safety::Concern::Crisis =>
+        {
+            Event::Text(message)
+        }
+        other => other,
     }
 }
 

@@ -104,10 +104,25 @@ impl Harness {
     }
 
     async fn command(&self, user: UserId, command: Command) -> Vec<Message> {
-        messages(
-            self.service
-                .handle(Chat::Private(user), Event::Command(command))
-                .await,
+        let event = self.command_event(command);
+        messages(self.service.handle(Chat::Private(user), event).await)
+    }
+
+    fn command_event(&self, command: Command) -> Event {
+        let message_id = self.next_message_id.fetch_add(1, Ordering::SeqCst);
+        let text = match &command {
+            Command::Time(argument) | Command::Timezone(argument) => {
+                format!("/{} {argument}", command.name())
+            }
+            other => format!("/{}", other.name()),
+        };
+        Event::Command(
+            command,
+            Incoming {
+                message_id,
+                sent_at: self.now(),
+                text,
+            },
         )
     }
 
@@ -408,7 +423,7 @@ async fn spring_forward_and_fall_back_days_each_get_exactly_one_question() {
     h.service
         .handle(
             Chat::Private(ANN),
-            Event::Command(Command::Time("02:30".into())),
+            h.command_event(Command::Time("02:30".into())),
         )
         .await;
     let mut sent = Vec::new();
@@ -537,6 +552,19 @@ async fn a_crisis_gets_the_crisis_answer_first_and_the_words_are_kept() {
     );
     assert!(has_booking(&replies[0]));
     assert_eq!(h.entries(ANN).len(), 1);
+}
+
+#[tokio::test]
+async fn a_crisis_inside_a_command_is_answered_as_a_crisis_and_kept() {
+    let h = Harness::start("2026-03-02T07:00:00Z");
+    h.command(ANN, Command::Start).await;
+    let replies = h
+        .command(ANN, Command::Time("i dont want to be here anymore".into()))
+        .await;
+    assert!(text(&replies[0]).contains("not a crisis service"));
+    let entries = h.entries(ANN);
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].text, "/time i dont want to be here anymore");
 }
 
 #[tokio::test]
@@ -693,7 +721,7 @@ async fn export_holds_settings_and_every_entry() {
     h.write(ANN, "a note").await;
     let outbound = h
         .service
-        .handle(Chat::Private(ANN), Event::Command(Command::Export))
+        .handle(Chat::Private(ANN), h.command_event(Command::Export))
         .await;
     let documents: Vec<_> = outbound
         .into_iter()

@@ -61,20 +61,21 @@ pub fn event_from_text(
     message_id: i32,
     sent_at: DateTime<Utc>,
 ) -> Event {
+    let message = Incoming {
+        message_id,
+        sent_at,
+        text: text.to_owned(),
+    };
     if !looks_like_command(text) {
-        return Event::Text(Incoming {
-            message_id,
-            sent_at,
-            text: text.to_owned(),
-        });
+        return Event::Text(message);
     }
     // Phones capitalise the first letter of a message; "/Start" still means /start.
     let trimmed = text.trim();
     let (word, rest) = trimmed.split_at(trimmed.find(char::is_whitespace).unwrap_or(trimmed.len()));
     let normalised = format!("{}{rest}", word.to_lowercase());
     match TelegramCommand::parse(&normalised, bot_username) {
-        Ok(command) => Event::Command(command.into()),
-        Err(_) => Event::UnknownCommand,
+        Ok(command) => Event::Command(command.into(), message),
+        Err(_) => Event::UnknownCommand(message),
     }
 }
 
@@ -91,37 +92,43 @@ mod tests {
         )
     }
 
+    /// The command a text parses to; `None` for an unknown command; panics for plain words.
+    fn command(text: &str) -> Option<Command> {
+        match event(text) {
+            Event::Command(command, message) => {
+                assert_eq!(message.text, text, "the message is kept whole");
+                Some(command)
+            }
+            Event::UnknownCommand(_) => None,
+            other => panic!("{text:?} is not a command: {other:?}"),
+        }
+    }
+
     #[test]
     fn commands_parse_with_and_without_arguments() {
-        assert_eq!(event("/start"), Event::Command(Command::Start));
+        assert_eq!(command("/start"), Some(Command::Start));
+        assert_eq!(command("/time 08:30"), Some(Command::Time("08:30".into())));
+        assert_eq!(command("/time"), Some(Command::Time(String::new())));
         assert_eq!(
-            event("/time 08:30"),
-            Event::Command(Command::Time("08:30".into()))
-        );
-        assert_eq!(event("/time"), Event::Command(Command::Time(String::new())));
-        assert_eq!(
-            event("/timezone Europe/Paris"),
-            Event::Command(Command::Timezone("Europe/Paris".into()))
+            command("/timezone Europe/Paris"),
+            Some(Command::Timezone("Europe/Paris".into()))
         );
         assert_eq!(
-            event("/timezone UTC+02:00"),
-            Event::Command(Command::Timezone("UTC+02:00".into()))
+            command("/timezone UTC+02:00"),
+            Some(Command::Timezone("UTC+02:00".into()))
         );
-        assert_eq!(event("  /recap  "), Event::Command(Command::Recap));
-        assert_eq!(event("/Start"), Event::Command(Command::Start));
-        assert_eq!(
-            event("/start@crossroads_bot"),
-            Event::Command(Command::Start)
-        );
+        assert_eq!(command("  /recap  "), Some(Command::Recap));
+        assert_eq!(command("/Start"), Some(Command::Start));
+        assert_eq!(command("/start@crossroads_bot"), Some(Command::Start));
     }
 
     #[test]
     fn unknown_commands_are_named_as_such() {
-        assert_eq!(event("/dance"), Event::UnknownCommand);
-        assert_eq!(event("/"), Event::UnknownCommand);
-        assert_eq!(event("/start@some_other_bot"), Event::UnknownCommand);
+        assert_eq!(command("/dance"), None);
+        assert_eq!(command("/"), None);
+        assert_eq!(command("/start@some_other_bot"), None);
         // Words after a command that takes none are simply ignored.
-        assert_eq!(event("/recap now please"), Event::Command(Command::Recap));
+        assert_eq!(command("/recap now please"), Some(Command::Recap));
     }
 
     #[test]
