@@ -79,7 +79,7 @@ const NEGATORS: [&str; 14] = [
 
 fn negated_before(text: &str, start: usize) -> bool {
     text[..start]
-        .rsplit(|c: char| c == '.' || c == '?' || c == '!')
+        .rsplit(['.', '?', '!'])
         .next()
         .unwrap_or("")
         .split_whitespace()
