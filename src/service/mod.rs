@@ -274,9 +274,8 @@ impl Service {
     }
 
     /// Erases entries older than the retention period. Returns how many.
-    pub async fn purge_expired(&self) -> Result<usize, StoreError> {
-        let cutoff =
-            self.clock.now() - chrono::Duration::days(i64::from(self.settings.retention_days));
+    pub async fn purge_expired(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let cutoff = now - chrono::Duration::days(i64::from(self.settings.retention_days));
         let (purged, ticket) = self.store.purge_entries_before(cutoff)?;
         self.store.durable(ticket).await?;
         Ok(purged)

@@ -49,11 +49,8 @@ pub async fn run(service: Arc<Service>, outbox: Arc<dyn Outbox>, shutdown: Cance
     loop {
         let now = clock.now();
         let healthy = deliver_everything_due(&service, &outbox, now).await;
-        if healthy {
-            service.mark_scheduled_through(now);
-        }
         if now >= next_purge {
-            match service.purge_expired().await {
+            match service.purge_expired(now).await {
                 Ok(0) => {}
                 Ok(purged) => tracing::info!(purged, "erased entries past the retention period"),
                 Err(error) => {
@@ -61,6 +58,9 @@ pub async fn run(service: Arc<Service>, outbox: Arc<dyn Outbox>, shutdown: Cance
                 }
             }
             next_purge = now + PURGE_EVERY;
+        }
+        if healthy {
+            service.mark_scheduled_through(now);
         }
         let wake = if healthy {
             match service.next_due() {

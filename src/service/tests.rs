@@ -703,7 +703,7 @@ async fn old_entries_are_purged_after_the_retention_period() {
     h.advance(Duration::days(20));
     h.write(ANN, "newer words").await;
     h.advance(Duration::days(11));
-    assert_eq!(h.service.purge_expired().await.unwrap(), 1);
+    assert_eq!(h.service.purge_expired(h.now()).await.unwrap(), 1);
     assert_eq!(
         h.entries(ANN)
             .iter()

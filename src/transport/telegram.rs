@@ -194,7 +194,8 @@ fn schema() -> UpdateHandler<Infallible> {
 struct Converted {
     chat_id: i64,
     chat: Chat,
-    event: Event,
+    /// `None` when there is nothing to do but answer the button press.
+    event: Option<Event>,
     callback: Option<(String, Option<MessageId>)>,
 }
 
@@ -211,25 +212,28 @@ async fn on_update(
         tracing::debug!(update_id = update.id.0, "update needs nothing from us");
         return Ok(());
     };
-    tracing::info!(
-        chat_id = converted.chat_id,
-        kind = converted.event.kind(),
-        "update"
-    );
+    let kind = converted
+        .event
+        .as_ref()
+        .map_or("button_elsewhere", Event::kind);
+    tracing::info!(chat_id = converted.chat_id, kind, "update");
+    if let Some((callback_id, message_id)) = converted.callback {
+        finish_callback(&api, converted.chat_id, callback_id, message_id).await;
+    }
+    let Some(event) = converted.event else {
+        return Ok(());
+    };
     if converted.chat == Chat::Group && !groups.first_time(converted.chat_id) {
         return Ok(());
     }
     // A panic must not kill this chat's worker (and later the dispatcher): it becomes an error.
-    let outbound = AssertUnwindSafe(service.handle(converted.chat, converted.event))
+    let outbound = AssertUnwindSafe(service.handle(converted.chat, event))
         .catch_unwind()
         .await;
     let outbound = outbound.unwrap_or_else(|_| {
         tracing::error!(chat_id = converted.chat_id, "handling an update panicked");
         vec![service.trouble()]
     });
-    if let Some((callback_id, message_id)) = converted.callback {
-        finish_callback(&api, converted.chat_id, callback_id, message_id).await;
-    }
     let delivered = deliver(&api, converted.chat_id, outbound).await;
     if delivered == Delivery::Unreachable
         && let Chat::Private(user_id) = converted.chat
@@ -247,7 +251,7 @@ fn convert(update: &Update, me: &Me) -> Option<Converted> {
                 return Some(Converted {
                     chat_id,
                     chat: Chat::Group,
-                    event: Event::NonText,
+                    event: Some(Event::NonText),
                     callback: None,
                 });
             }
@@ -258,7 +262,7 @@ fn convert(update: &Update, me: &Me) -> Option<Converted> {
             Some(Converted {
                 chat_id,
                 chat: Chat::Private(chat_id),
-                event,
+                event: Some(event),
                 callback: None,
             })
         }
@@ -268,36 +272,35 @@ fn convert(update: &Update, me: &Me) -> Option<Converted> {
             message.chat.is_private().then(|| Converted {
                 chat_id,
                 chat: Chat::Private(chat_id),
-                event: Event::Edited(Incoming {
+                event: Some(Event::Edited(Incoming {
                     message_id: message.id.0,
                     sent_at: message.date,
                     text: text.to_owned(),
-                }),
+                })),
                 callback: None,
             })
         }
         UpdateKind::CallbackQuery(query) => {
             let message = query.message.as_ref()?;
             let chat_id = message.chat().id.0;
-            // A button acts for whoever pressed it, and only in their own private chat.
+            let callback = Some((query.id.0.clone(), Some(message.id())));
+            // A button acts for whoever pressed it, and only in their own private chat; any
+            // other press only has its spinner stopped.
             let own_chat = message.chat().is_private()
                 && UserId::try_from(query.from.id.0).ok() == Some(chat_id);
-            let event = match (&query.data, own_chat) {
-                (Some(data), true) => Event::ButtonPressed { data: data.clone() },
-                _ => Event::ButtonPressed {
-                    data: String::new(),
-                },
-            };
-            let chat = if own_chat {
-                Chat::Private(chat_id)
-            } else {
-                Chat::Group
+            let Some(data) = query.data.clone().filter(|_| own_chat) else {
+                return Some(Converted {
+                    chat_id,
+                    chat: Chat::Group,
+                    event: None,
+                    callback,
+                });
             };
             Some(Converted {
                 chat_id,
-                chat,
-                event,
-                callback: Some((query.id.0.clone(), Some(message.id()))),
+                chat: Chat::Private(chat_id),
+                event: Some(Event::ButtonPressed { data }),
+                callback,
             })
         }
         UpdateKind::MyChatMember(change) => member_change(change),
@@ -321,14 +324,14 @@ fn member_change(change: &ChatMemberUpdated) -> Option<Converted> {
         return Some(Converted {
             chat_id,
             chat: Chat::Private(chat_id),
-            event,
+            event: Some(event),
             callback: None,
         });
     }
     (!was_in && is_in && !change.chat.is_channel()).then_some(Converted {
         chat_id,
         chat: Chat::Group,
-        event: Event::NonText,
+        event: Some(Event::NonText),
         callback: None,
     })
 }
@@ -485,5 +488,78 @@ struct TelegramOutbox {
 impl Outbox for TelegramOutbox {
     fn deliver(&self, user_id: UserId, messages: Vec<Outbound>) -> BoxFuture<'_, Delivery> {
         Box::pin(deliver(&self.api, user_id, messages))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn me() -> Me {
+        serde_json::from_value(json!({
+            "id": 4242, "is_bot": true, "first_name": "Crossroads", "username": "crossroads_bot",
+            "can_join_groups": false, "can_read_all_group_messages": false, "supports_inline_queries": false,
+            "can_connect_to_business": false, "has_main_web_app": false
+        }))
+        .unwrap()
+    }
+
+    /// teloxide reads updates from text; reading from an already parsed value loses them.
+    fn update(value: serde_json::Value) -> Update {
+        serde_json::from_str(&value.to_string()).unwrap()
+    }
+
+    fn button_press(chat_id: i64, from_id: i64) -> Update {
+        update(json!({
+            "update_id": 1,
+            "callback_query": {
+                "id": "cb1",
+                "from": {"id": from_id, "is_bot": false, "first_name": "Someone"},
+                "chat_instance": "x",
+                "data": "delete:yes:1",
+                "message": {
+                    "message_id": 5, "date": 1_770_000_000,
+                    "chat": {"id": chat_id, "type": "private", "first_name": "Ann"},
+                    "from": {"id": 4242, "is_bot": true, "first_name": "Crossroads"},
+                    "text": "Erase everything?"
+                }
+            }
+        }))
+    }
+
+    #[test]
+    fn a_button_acts_only_for_the_owner_of_the_chat() {
+        let own = convert(&button_press(1001, 1001), &me()).unwrap();
+        assert_eq!(own.chat, Chat::Private(1001));
+        assert_eq!(
+            own.event,
+            Some(Event::ButtonPressed {
+                data: "delete:yes:1".into()
+            })
+        );
+        let forged = convert(&button_press(1001, 666), &me()).unwrap();
+        assert_eq!(
+            forged.event, None,
+            "someone else's press only has its spinner stopped"
+        );
+        assert!(forged.callback.is_some());
+    }
+
+    #[test]
+    fn a_group_message_is_never_read_as_a_users_words() {
+        let update = update(json!({
+            "update_id": 2,
+            "message": {
+                "message_id": 9, "date": 1_770_000_000,
+                "chat": {"id": -500, "type": "group", "title": "Family"},
+                "from": {"id": 2002, "is_bot": false, "first_name": "Ben"},
+                "text": "my private words"
+            }
+        }));
+        let converted = convert(&update, &me()).unwrap();
+        assert_eq!(converted.chat, Chat::Group);
+        assert_eq!(converted.event, Some(Event::NonText));
     }
 }

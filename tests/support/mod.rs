@@ -257,10 +257,15 @@ impl User {
         self.fake.user_sends_text(self.id, self.id, text)
     }
 
+    /// The next new message the bot sent this user; edits of earlier ones (buttons taken off
+    /// after a press) are passed over.
     pub async fn next_reply(&self) -> SentMessage {
-        match self.fake.next_message(self.id, PATIENCE).await {
-            Some(message) => message,
-            None => panic!("user {} got no reply within {PATIENCE:?}", self.id),
+        loop {
+            match self.fake.next_message(self.id, PATIENCE).await {
+                Some(message) if message.edited => continue,
+                Some(message) => return message,
+                None => panic!("user {} got no reply within {PATIENCE:?}", self.id),
+            }
         }
     }
 
