@@ -1,11 +1,14 @@
 //! Measures the crisis and advice detectors on the corpora in `tests/data/`, prints the figures,
 //! and fails below the thresholds the practice agreed to.
 //!
-//! `tests/data/*.txt` is the development corpus the rules were built on. `tests/data/heldout/`
-//! was written separately; its misses were seen once during development (see the README), so
-//! it is no longer blind. `tests/data/fresh/` was written last, by someone who never saw the
-//! rules or the other corpora, and measured once the rules were done: it is the honest
-//! estimate of how the rules do on words they were not built from.
+//! Four corpora, each written independently (see the README for their history):
+//! - `tests/data/*.txt`: the development corpus the rules were first built on;
+//! - `tests/data/heldout/` and `tests/data/fresh/`: written blind, measured blind once each,
+//!   and then used to broaden the rules, so they are development corpora now too;
+//! - `tests/data/fresh2/`: written last, by someone who saw neither the rules nor the other
+//!   corpora, and never used to change a rule. Its figures are the honest estimate of how the
+//!   rules do on words they were not built from; its misses are never printed here, so that
+//!   nobody is tempted to write rules for them.
 //!
 //! Run with `cargo test --test safety_corpus -- --nocapture` to see the figures and every miss.
 
@@ -114,67 +117,105 @@ fn advice_requests_are_found_and_ordinary_replies_left_alone() {
 }
 
 #[test]
-fn the_rules_generalise_to_the_held_out_corpus() {
-    let ordinary = lines("heldout/ordinary.txt");
-    let crisis = measure(
-        "crisis (held-out corpus)",
-        Concern::Crisis,
-        &lines("heldout/crisis.txt"),
-        &[ordinary.clone(), lines("heldout/advice.txt")].concat(),
-        false,
-    );
-    let advice = measure(
-        "advice (held-out corpus)",
-        Concern::Advice,
-        &lines("heldout/advice.txt"),
-        &ordinary,
-        false,
-    );
-    assert!(
-        crisis.recall >= 0.85 && crisis.false_positive_rate <= 0.05,
-        "crisis rules do not generalise"
-    );
-    assert!(
-        advice.recall >= 0.75 && advice.false_positive_rate <= 0.10,
-        "advice rules do not generalise"
-    );
+fn the_rules_hold_on_the_later_development_corpora() {
+    for folder in ["heldout", "fresh"] {
+        let ordinary = lines(&format!("{folder}/ordinary.txt"));
+        let advice_requests = lines(&format!("{folder}/advice.txt"));
+        let crisis = measure(
+            &format!("crisis ({folder} corpus)"),
+            Concern::Crisis,
+            &lines(&format!("{folder}/crisis.txt")),
+            &[ordinary.clone(), advice_requests.clone()].concat(),
+            true,
+        );
+        let advice = measure(
+            &format!("advice ({folder} corpus)"),
+            Concern::Advice,
+            &advice_requests,
+            &ordinary,
+            true,
+        );
+        assert!(
+            crisis.recall >= 0.95 && crisis.false_positive_rate <= 0.03,
+            "crisis rules on {folder}"
+        );
+        assert!(
+            advice.recall >= 0.90 && advice.false_positive_rate <= 0.05,
+            "advice rules on {folder}"
+        );
+    }
 }
 
 #[test]
 fn the_rules_on_a_corpus_never_used_to_build_them() {
-    let ordinary = lines("fresh/ordinary.txt");
+    let ordinary = lines("fresh2/ordinary.txt");
+    let advice_requests = lines("fresh2/advice.txt");
     let crisis = measure(
-        "crisis (fresh blind corpus)",
+        "crisis (blind corpus)",
         Concern::Crisis,
-        &lines("fresh/crisis.txt"),
-        &[ordinary.clone(), lines("fresh/advice.txt")].concat(),
+        &lines("fresh2/crisis.txt"),
+        &[ordinary.clone(), advice_requests.clone()].concat(),
         false,
     );
     let advice = measure(
-        "advice (fresh blind corpus)",
+        "advice (blind corpus)",
         Concern::Advice,
-        &lines("fresh/advice.txt"),
+        &advice_requests,
         &ordinary,
         false,
     );
-    // A regression guard set below the first measurement, not a target to tune towards.
+    // Regression guards set just below the one blind measurement, not targets to tune towards.
     assert!(
-        crisis.recall >= FRESH_CRISIS_RECALL_FLOOR,
+        crisis.recall >= BLIND_CRISIS_RECALL_FLOOR,
         "crisis recall fell on the blind corpus"
     );
     assert!(
-        crisis.false_positive_rate <= 0.05,
-        "crisis false positives rose on the blind corpus"
+        crisis.false_positive_rate <= BLIND_CRISIS_FALSE_POSITIVE_CEILING,
+        "crisis false positives rose"
     );
     assert!(
-        advice.recall >= FRESH_ADVICE_RECALL_FLOOR,
+        advice.recall >= BLIND_ADVICE_RECALL_FLOOR,
         "advice recall fell on the blind corpus"
     );
     assert!(
-        advice.false_positive_rate <= 0.10,
-        "advice false positives rose on the blind corpus"
+        advice.false_positive_rate <= BLIND_ADVICE_FALSE_POSITIVE_CEILING,
+        "advice false positives rose"
     );
 }
 
-const FRESH_CRISIS_RECALL_FLOOR: f64 = 0.0;
-const FRESH_ADVICE_RECALL_FLOOR: f64 = 0.0;
+/// Measured once, blind, on 2026-11-25: crisis 59.2% recall (71 of 120) with 2.5% false
+/// positives (8 of 320); advice 93.0% recall (93 of 100) with 0.5% false positives (1 of 220).
+const BLIND_CRISIS_RECALL_FLOOR: f64 = 0.55;
+const BLIND_CRISIS_FALSE_POSITIVE_CEILING: f64 = 0.04;
+const BLIND_ADVICE_RECALL_FLOOR: f64 = 0.90;
+const BLIND_ADVICE_FALSE_POSITIVE_CEILING: f64 = 0.02;
+
+/// Lists the misses on a corpus, for working on the rules: `cargo test --test safety_corpus
+/// list_misses -- --ignored --nocapture` with CORPUS set to a folder under tests/data.
+#[test]
+#[ignore = "a tool for working on the rules, not a check"]
+fn list_misses() {
+    let folder = std::env::var("CORPUS").unwrap_or_default();
+    let at = |name: &str| {
+        if folder.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{folder}/{name}")
+        }
+    };
+    let ordinary = lines(&at("ordinary.txt"));
+    measure(
+        "crisis",
+        Concern::Crisis,
+        &lines(&at("crisis.txt")),
+        &[ordinary.clone(), lines(&at("advice.txt"))].concat(),
+        true,
+    );
+    measure(
+        "advice",
+        Concern::Advice,
+        &lines(&at("advice.txt")),
+        &ordinary,
+        true,
+    );
+}

@@ -24,7 +24,8 @@ pub enum Concern {
 
 pub fn assess(text: &str) -> Concern {
     let normalised = normalise(text);
-    if CRISIS.iter().any(|rule| rule.matches(&normalised)) {
+    let resolved = RESOLVED_PAST.is_match(&normalised) && SAFE_NOW.is_match(&normalised);
+    if !resolved && CRISIS.iter().any(|rule| rule.matches(&normalised)) {
         Concern::Crisis
     } else if asks_for_advice(&normalised) {
         Concern::Advice
@@ -89,9 +90,9 @@ fn negated_before(text: &str, start: usize) -> bool {
 }
 
 /// Verbs that report someone else's words.
-const REPORTING: [&str; 12] = [
-    "asked", "asks", "asking", "told", "tells", "said", "says", "googled", "wondered", "wonder",
-    "myself", "article",
+const REPORTING: [&str; 15] = [
+    "asked", "asks", "asking", "told", "tells", "said", "says", "saying", "keeps", "googled",
+    "wondered", "wonder", "myself", "article", "looked",
 ];
 
 fn reported_before(text: &str, start: usize) -> bool {
@@ -102,6 +103,7 @@ fn reported_before(text: &str, start: usize) -> bool {
         .any(|word| REPORTING.contains(&word))
 }
 
+#[derive(Clone, Copy)]
 enum Guard {
     /// The rule holds wherever it matches.
     Always,
@@ -110,11 +112,42 @@ enum Guard {
     /// Not when negated, and not when a threat is a figure of speech: "would kill me if she
     /// knew", "will kill me for saying this".
     LiteralThreat,
+    /// As [`Guard::LiteralThreat`], and not when someone else's words are reported: "someone
+    /// said I looked like I wanted to kill someone".
+    ReportedThreat,
     /// Not when negated, and not when someone else's question is being reported: "I asked
     /// myself what I should do", "my friend told me what to do".
     Reported,
     /// Not when negated, and not when the harm is to feelings: "I hurt her feelings".
     Bodily,
+    /// Not when negated, and not when the verb is a figure of speech: "pushed me to apply",
+    /// "pushes my buttons", "grabbed my hand", "choked me up".
+    Violent,
+    /// Not when negated, and not when used of something harmless: "overdosed on Netflix".
+    Figurative,
+}
+
+impl Guard {
+    fn negatable(self) -> bool {
+        !matches!(self, Guard::Always)
+    }
+
+    fn checks_reporting(self) -> bool {
+        matches!(self, Guard::Reported | Guard::ReportedThreat)
+    }
+
+    /// Words that, right after a match, show it was a figure of speech.
+    fn figurative_next(self) -> &'static [&'static str] {
+        match self {
+            Guard::LiteralThreat | Guard::ReportedThreat => &["if", "for", "when", "lol", "haha"],
+            Guard::Violent => &[
+                "to", "buttons", "away", "hand", "feelings", "towards", "along", "up",
+            ],
+            Guard::Bodily => &["feelings", "pride", "ego", "chances"],
+            Guard::Figurative => &["on"],
+            Guard::Always | Guard::Unnegated | Guard::Reported => &[],
+        }
+    }
 }
 
 struct Rule {
@@ -124,28 +157,20 @@ struct Rule {
 
 impl Rule {
     fn matches(&self, text: &str) -> bool {
+        let guard = self.guard;
         self.pattern.captures_iter(text).any(|found| {
             let whole = found.get(0).expect("group 0 always exists");
             let between = found.name("between").map_or("", |m| m.as_str());
-            let negated = || {
-                negated_before(text, whole.start())
-                    || between
-                        .split_whitespace()
-                        .any(|word| NEGATORS.contains(&word))
-            };
-            match self.guard {
-                Guard::Always => true,
-                Guard::Unnegated => !negated(),
-                Guard::Reported => !negated() && !reported_before(text, whole.start()),
-                Guard::Bodily => {
-                    let next = text[whole.end()..].split_whitespace().next().unwrap_or("");
-                    !negated() && !matches!(next, "feelings" | "pride" | "ego" | "chances")
-                }
-                Guard::LiteralThreat => {
-                    let next = text[whole.end()..].split_whitespace().next().unwrap_or("");
-                    !negated() && !matches!(next, "if" | "for" | "when" | "lol" | "haha")
-                }
-            }
+            let negated = negated_before(text, whole.start())
+                || between
+                    .split_whitespace()
+                    .any(|word| NEGATORS.contains(&word));
+            let next = text[whole.end()..].split_whitespace().next().unwrap_or("");
+            !(guard.negatable() && negated)
+                && !(guard.checks_reporting() && reported_before(text, whole.start()))
+                && !guard
+                    .figurative_next()
+                    .contains(&next.trim_end_matches(['.', '?', '!']))
         })
     }
 }
@@ -156,16 +181,22 @@ fn rules(patterns: &[(&str, Guard)]) -> Vec<Rule> {
         .map(|(pattern, guard)| Rule {
             pattern: Regex::new(pattern)
                 .unwrap_or_else(|error| panic!("safety pattern {pattern:?}: {error}")),
-            guard: match guard {
-                Guard::Always => Guard::Always,
-                Guard::Unnegated => Guard::Unnegated,
-                Guard::LiteralThreat => Guard::LiteralThreat,
-                Guard::Reported => Guard::Reported,
-                Guard::Bodily => Guard::Bodily,
-            },
+            guard: *guard,
         })
         .collect()
 }
+
+/// A hard time told as over: "years ago I thought about ending my life; I'm nowhere near
+/// that now". Both a time in the past and an explicit word of safety now are needed.
+static RESOLVED_PAST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:years ago|used to|in the past|as a (?:teenager|teen|student)|back then|last year|in my (?:teens|twenties|thirties)|when i was (?:younger|a teenager|at uni))\b")
+        .expect("valid")
+});
+
+static SAFE_NOW: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:nowhere near (?:that|there)|not there (?:now|anymore|any more)|(?:im )?past that(?: now)?|(?:i feel|im|i am) (?:safe|okay|ok|fine) now|i feel safe|clean for|doing (?:okay|ok|better|well) now)\b")
+        .expect("valid")
+});
 
 /// Someone who hurts the user, as a subject: "he", "my wife", "her boyfriend".
 const ABUSER: &str = r"(?:he|she|hes|shes|hed|shed|hell|shell|husband|wife|partner|boyfriend|girlfriend|bf|gf|fella|ex)";
@@ -180,7 +211,7 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     rules(&[
         // Suicide and self-harm, said outright or in the usual coded forms.
         (
-            r"\bsuicid|\bsuicidle|\bsewer ?slide|\bunalive|\bkms\b|\bkys\b|\bself ?harm",
+            r"\bsuicid|\bsuicidle|\bsewer ?slide|\bunaliv|\bkms\b|\bkys\b|\bself ?harm",
             Guard::Unnegated,
         ),
         (
@@ -216,7 +247,7 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Guard::Unnegated,
         ),
         (
-            r"\bno (?:point|reason) (?:in |for me to |to )?(?:living|live|being alive|go(?:ing)? on|carry(?:ing)? on|keep(?:ing)? going)\b|\bpoint of going on\b|\bdont see the point (?:in|of) (?:carrying|going|living)",
+            r"\bno (?:point|reason) (?:in |for me to |to )?(?:living|live|being alive|go(?:ing)? on|carry(?:ing)? on|keep(?:ing)? going)\b|\bsee the point (?:in|of) (?:being alive|living|going on|life)\b|\bpoint of going on\b|\bdont see the point (?:in|of) (?:carrying|going|living)",
             Guard::Always,
         ),
         (
@@ -257,7 +288,7 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         ),
         // Means and plans.
         (
-            r"\boverdose|\bstockpil|\bcounted (?:out )?(?:the |my )?(?:tablets|pills)\b|\bpills? saved\b|\bsaved up the pills\b",
+            r"\bstockpil|\bcounted (?:out )?(?:the |my )?(?:tablets|pills)\b|\bpills? saved\b|\bsaved up the pills\b",
             Guard::Unnegated,
         ),
         (
@@ -281,11 +312,11 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Guard::Always,
         ),
         (
-            r"\b(?:razor|razors|razor blades?|blade)\b|\bscars?\b|\burge to (?:cut|hurt|die)\b",
+            r"\b(?:razors?|razor blades?|blades?)\b|\bscars?\b|\burge to (?:cut|hurt|die)\b",
             Guard::Unnegated,
         ),
         (
-            r"\b(?:started|start|am|been|keep) cutting\b|\bcutting again\b|\bcut again\b|\b(?:burning|scratch(?:ing)? at) my arms\b|\b(?:till|until) (?:they|it|my knuckles) bleed\b",
+            r"\b(?:started|start|am|been|keep) cutting\b|\bcutting again\b|\bcut again\b|\b(?:burning|scratch(?:ing)? at) my arms\b|\b(?:till|until) (?:they|it|i|my knuckles) (?:bleed|bled|bleeds|split)\b",
             Guard::Unnegated,
         ),
         (
@@ -297,12 +328,17 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Guard::Always,
         ),
         (
-            r"\b(?:gun|pistol|rifle|shotgun|firearm|knife|knives|baseball bat)\b",
+            r"\b(?:gun|guns|pistol|shotgun|firearm)\b|\b(?:his|her|a|the) (?:rifle|shotgun)\b",
+            Guard::Unnegated,
+        ),
+        // A knife is in every kitchen: only a knife held at, near or against someone counts.
+        (
+            r"\b(?:knife|knives|blade)\b.{0,30}\b(?:my (?:throat|neck|arms?|wrists?|legs?|thighs?|skin|stomach|glovebox|bag|pocket)|at (?:him|her|me)|to (?:my|his|her) (?:throat|neck)|against)\b|\b(?:with|pulled|held|holding|waved|waving|threatened \w+ with) (?:a |the |his |her )?(?:\w+ )?knife\b|\btook a (?:knife|blade|razor) to my\b|\blooking at the (?:knives|knife)\b|\bhunting knife\b|\baround the (?:kitchen )?knives\b|\bknife in my\b",
             Guard::Unnegated,
         ),
         // Harm to others.
         (
-            r"\b(?:kill|stab|strangle|shoot|murder|poison|smother|beat)\w* (?:him|her|them|my (?:husband|wife|partner|boyfriend|girlfriend|ex|brother|sister|brother in law|mother|father)|the (?:bloke|guy|kids|baby))\b",
+            r"\b(?:i|ive|im|id|ill|to)\b(?P<between>(?:\s+\w+){0,3}?)\s+(?:kill|stab|strangle|shoot|murder|poison|smother|beat)\w* (?:him|her|them|my (?:husband|wife|partner|boyfriend|girlfriend|ex|brother|sister|brother in law|mother|father)|the (?:bloke|guy|kids|baby))\b",
             Guard::LiteralThreat,
         ),
         (
@@ -310,7 +346,7 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Guard::Unnegated,
         ),
         (
-            r"\b(?:i|ive|im|id)\b(?P<between>(?:\s+\w+){0,4}?)\s+(?:hit|hitting|slapped|slap|punched|shoved|pushed|kicked|shook|grabbed|strangle|choked|hurt|hurting|hurts|beat|beating) (?:my wife|my husband|her|him|the baby|the kids|my partner|my (?:son|daughter)|our (?:son|daughter|kids|cat|dog))\b",
+            r"\b(?:i|ive|im|id)\b(?P<between>(?:\s+\w+){0,4}?)\s+(?:hit|hitting|slapped|slap|smacked|smack|whacked|punched|shoved|pushed|kicked|shook|grabbed|strangle|choked|hurt|hurting|hurts|beat|beating) (?:my wife|my husband|her|him|the baby|the kids|my partner|my (?:son|daughter)|our (?:son|daughter|kids|cat|dog))\b",
             Guard::Bodily,
         ),
         (
@@ -326,7 +362,7 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Guard::Unnegated,
         ),
         (
-            r"\bsomething in (?:his|her) food\b|\b(?:his|her) car on fire\b|\bburn the house down\b|\bdeath look like an accident\b|\bnone of us live\b|\bhave me killed\b",
+            r"\b(?:something|stuff|poison|pills) in (?:his|her|their) (?:food|tea|coffee|drink|dinner|meal)\b|\b(?:his|her) car on fire\b|\bburn the house down\b|\bdeath look like an accident\b|\bnone of us live\b|\bhave me killed\b",
             Guard::Always,
         ),
         // Violence and abuse at home.
@@ -381,11 +417,144 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Guard::Unnegated,
         ),
         (
-            r"\bhoping i (?:wouldnt|wont|dont) wake\b|\bwouldnt wake up\b|\bswallow\w* everything\b|\bmedicine (?:cabinet|drawer)\b|\bhow many \w* ?(?:pills|tablets|paracetamol)\b|\bpills?\b.{0,20}\b(?:lined up|hoarded)\b",
+            r"\bhoping i (?:wouldnt|wont|dont) wake\b|\bwouldnt wake up\b|\bswallow\w* everything\b|\bmedicine (?:cabinet|drawer)\b|\bhow many\b.{0,30}\b(?:pills|tablets|paracetamol)\b|\bpills?\b.{0,20}\b(?:lined up|hoarded)\b",
             Guard::Unnegated,
         ),
         (
             r"\bwhether to go over\b|\bover the edge\b|\burges? to (?:hit|hurt|harm|kill)\b|\bpillow over (?:his|her|my)\b|\bcoming for me\b|\bnext to my head\b",
+            Guard::Unnegated,
+        ),
+        // Broader forms, so phrasings the corpora never used are still caught.
+        (
+            r"\b(?:want|wanna|wish|hope|hoping|pray|praying|deserve|ready|need) (?:to |i could )?(?:die|be dead|be gone|not be here|not exist)\b|\blet me die\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:going to|gonna|want to|wanna|will|plan(?:ning)? to|thinking (?:of|about)|decided to|ready to|might|could|about to) (?:just )?end (?:it|my life|things|everything|myself)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:no|any) (?:reason|point|will) (?:to|in) (?:live|living|stay alive|staying alive|go on|going on|keep going|be here)\b|\bcant (?:go on|take (?:it|this) any ?more)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:im|i am|i feel like|feel like) (?:such )?a burden\b|\bbetter without me\b|\bwithout me around\b|\bnot safe (?:with|around) myself\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:attempt\w*|tried) (?:suicide|to kill myself|to end (?:it|my life)|to take my (?:own )?life)\b|\bod(?:ed|d)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:pills|tablets|meds|medication|paracetamol)\b.{0,30}\b(?:all of them|whole|every|bunch|handful|stash|stockpile|enough|extra|hoard\w*|saved)\b|\b(?:all|whole|bunch|handful|stash|stockpile) (?:of )?(?:my |the |his |her )?(?:pills|tablets|meds|medication)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:jump|jumping|throw myself|throwing myself|step|stepping) (?:off|from|in front of|under)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:cut|cutting|cuts|burn|burning|burned|burnt|scratch|scratching|hit|hitting|punch|punching|bang|banging|carve|carving) (?:myself|my (?:arms?|wrists?|legs?|thighs?|skin|stomach|head))\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:he|she|they|husband|wife|partner|boyfriend|girlfriend|bf|gf|fiance|fiancee|ex|dad|mum|mom|father|mother)\b(?P<between>(?:\s+\w+){0,6}?)\s+(?:hits?|hitting|punch\w*|kick\w*|slap\w*|chok\w*|strangl\w*|suffocat\w*|shov\w*|push(?:es|ed)|beats?|beating|beat up|attack\w*|assault\w*|headbutt\w*|bit|bites|stab\w*|smother\w*|pinned|pins|corner\w*|restrain\w*|dragg?\w*|spat|spits|twist\w*|tied|ties|locks?|locked|rap\w*|forc\w*|hurts|hurt|hurting|grab\w*|slamm?\w*|smash\w*|burn\w*)\s+(?:\w+\s+){0,3}?(?:me|my|us)\b",
+            Guard::Violent,
+        ),
+        (
+            r"\b(?:he|she|they|hes|shes|husband|wife|partner|boyfriend|girlfriend|ex)\b.{0,15}\b(?:threat\w*|swore|swears|promised|told me|said|says)\b.{0,30}\b(?:kill|hurt|shoot|stab|strangle|burn|finish)(?: (?:me|us|the kids|them|you|the dog))?\b|\bmake me pay\b",
+            Guard::LiteralThreat,
+        ),
+        (
+            r"\b(?:scared|afraid|terrified|frightened|fear)\b(?P<between>(?:\s+\w+){0,4}?)\s+(?:of (?:him|her|my (?:husband|wife|partner|boyfriend|girlfriend|ex))|for my (?:life|safety)|for the kids safety|to go home|of what (?:he|she|hell|shell|hed|shed)|(?:he|she|hell|shell|hed|shed|he will|she will|he might|she might) (?:kill|hurt|hit|find|snap|lose it|explode|take the kids|do something))\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:forced|forces|force|made|makes|pressur\w*|coerc\w*) me (?:to )?(?:have sex|into sex|sleep with|do (?:things|stuff|it))\b|\bwithout my consent\b|\bdidnt consent\b|\bsexual(?:ly)? assault\w*|\bmolest\w*|\bwhen i (?:said|say) no\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bwont let me (?:leave|go|out)\b|\blocked (?:me )?in (?:the|a|my)\b|\btrapped in (?:the|this|my) (?:house|room|flat|car)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:hit|hits|hitting|beat|beats|beating|slap\w*|shak(?:e|es|ing)|shook|kick\w*|punch\w*|chok\w*) (?:the|my|our|his|her) (?:kids|children|baby|son|daughter|boy|girl|cat|dog|puppy)\b",
+            Guard::Bodily,
+        ),
+        (
+            r"\b(?:want|wanna|going|gonna|will|ill|could|might|plan\w*|thinking (?:of|about)|fantasi\w*|imagin\w*|dream\w* (?:of|about)|urge to|tempted to) (?:to )?(?:kill|hurt|stab|shoot|strangle|beat|punch|hit|poison|run over|attack|batter|murder)\w* (?:him|her|them|his|that|someone|somebody|people|my (?:husband|wife|partner|boyfriend|girlfriend|ex))\b",
+            Guard::ReportedThreat,
+        ),
+        // Overdose said of oneself, not of Netflix or of a nurse's patients.
+        (
+            r"\b(?:i|ive|im|id|ill|going to|gonna|might|want to|about to|tried to|took an?)\b(?: (?:just|nearly|almost|really|gonna|going|to|might|have|had|could|will|would|think|thought|about))*? ?overdos\w*",
+            Guard::Figurative,
+        ),
+        // Passive wishes, farewells and affairs put in order.
+        (
+            r"\bif i (?:didnt|dont|never) wake up\b|\b(?:pray|praying|hope|hoping|wish|wishing)\b.{0,30}\b(?:terminal|cancer|plane (?:goes|went) down|crash(?:es)?|hit by|dont wake|not wake)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:letters?|notes?) to (?:the|my) (?:kids|boys|girls|children|sons|daughters|family|wife|husband)\b|\bfor when im gone\b|\bwont be long now\b|\bwhere the passwords are\b|\b(?:affairs|everything|everythings) (?:is )?in order\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:not sure|dont think|doubt) (?:ill|i will|im going to) be (?:around|here|alive)\b|\bnot (?:going to|gonna) be (?:here|around|alive)\b|\bwont be (?:replying|answering|writing|around) (?:after|any ?more|much longer)\b",
+            Guard::Always,
+        ),
+        (
+            r"\bdont want (?:\w+ )?more (?:years|months|weeks|days)\b|\bdont want (?:a|any) future\b|\bto be alive\b.{0,6}\bnot (?:really|sure|much)\b|\bbeing alive any ?more\b",
+            Guard::Always,
+        ),
+        (
+            r"\b(?:painless|least painful|quickest|easiest) way to (?:go|die|do it|end it)\b|\bone step and (?:its|it is|im|i am) (?:done|over|gone)\b|\b(?:topping|top|do|doing) myself in\b|\btopping myself\b|\btop myself\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bsaying goodbye\b.{0,40}\b(?:without|knowing)\b|\bsaid goodbye\b.{0,40}\bwithout\b|\blooking at the (?:pills|paracetamol|tablets|rope|drop|bridge)\b|\bnot eating\b.{0,30}\bpunish\b|\b(?:bridge|ledge|roof|cliff|balcony)\b.{0,60}\b(?:the drop|the edge|jump|go over)\b",
+            Guard::Unnegated,
+        ),
+        // Self-harm in the words people use for it.
+        (
+            r"\bsh (?:again|tonight|last night|relapse)\b|\b(?:cuts?|cutting|slashes|scratches|burns?) on my (?:wrists?|arms?|legs?|thighs?|skin|stomach)\b|\bnails into my\b|\bknuckles (?:split|bleed|bled)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:punch\w*|hit\w*|cut\w*|burn\w*|scratch\w*|bang\w*)\b.{0,60}\b(?:on purpose|deliberately|to feel something|to punish myself)\b",
+            Guard::Unnegated,
+        ),
+        // Harm to others, and violence at home, in further forms.
+        (
+            r"\bhands? (?:round|around|on) (?:his|her|my|their) (?:neck|throat)\b|\b(?:run|running|drive|driving) (?:his|her|their) car off the road\b|\bwith (?:him|her|them) in it\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\boutside (?:his|her|their) (?:house|flat|place|work|door)\b.{0,60}\b(?:hammer|axe|knife|bat|gun|petrol|acid)\b|\b(?:hammer|axe|machete|crowbar|acid|petrol|baseball bat|bat)\b.{0,40}\b(?:passenger seat|in the car|glovebox)\b|\bcan of petrol\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bnone of us (?:will|would) be (?:around|here|alive|left)\b|\btake them (?:with me|first)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:strangled|choked|suffocated|smothered|punched|kicked|slapped|headbutted|battered|assaulted|raped|stabbed|threw|strangles|chokes|kicks|punches) me\b",
+            Guard::Violent,
+        ),
+        (
+            r"\b(?:put|smashed|slammed|banged|shoved) my head\b|\bmy head (?:through|into|against)\b|\bwhere it (?:doesnt|wont|does not|will not) show\b|\bto get to me\b|\bmarks on my (?:neck|throat|arms?)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:dont|do not|never) feel safe (?:at home|in (?:my|our) (?:own )?(?:house|home|flat|bed))\b|\bnot safe at home\b|\b(?:scared|afraid|terrified|frightened) (?:of|to go home to) my own (?:husband|wife|partner|boyfriend|girlfriend)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:cant (?:make myself )?|scared to |afraid to |too scared to )go (?:in|home|inside|back)\b.{0,60}\b(?:drinking|drunk|angry|rage|mood|waiting)\b|\b(?:go to|call|calling|ring|tell) the police\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:held|holds|put|pressed|presses) (?:a|the) (?:lighter|cigarette|iron|flame)\b.{0,15}\b(?:my|me)\b",
             Guard::Unnegated,
         ),
         (
@@ -455,7 +624,7 @@ static COUNTERFACTUAL: LazyLock<Regex> =
 
 /// Saying outright that advice is not wanted.
 static DECLINES_ADVICE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\bim not asking\b|\bdont (?:need|want) (?:advice|anyone to tell)\b|\bnot asking (?:for advice|what)\b")
+    Regex::new(r"\bim not asking\b|\bis the question i\b|\bdont (?:need|want) (?:advice|anyone to tell)\b|\bnot asking (?:for advice|what)\b")
         .expect("valid")
 });
 
@@ -467,6 +636,18 @@ static DIRECT_REQUEST: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         ),
         (
             r"\b(?:any|your|some|need|give me|want|like|asking for|looking for|love|id like|id love|i need ur|need ur) (?:\w+ )?(?:advice|guidance|tips|opinion|thoughts|take|view|direction|suggestions|recommendations)\b",
+            Guard::Reported,
+        ),
+        (
+            r"\bsomeone to (?:just )?(?:tell|say)\b|\b(?:can|could|would) you (?:recommend|suggest|advise)\b|\brecommend me\b|\brecommend (?:a|an|some|any)\b|\byou (?:pick|choose|decide)\b",
+            Guard::Reported,
+        ),
+        (
+            r"\bmy question is\b|\bor is it time\b|\b(?:quick|random|honest|serious) (?:q|question)\b|\bgive me (?:an|the|a|your) (?:\w+ )?answer\b|^(?:any )?(?:suggestions|ideas|tips|recommendations)\b|\bsuggestions for\b",
+            Guard::Always,
+        ),
+        (
+            r"\bhow should (?:i|we) (?:handle|deal|approach|tell|say|bring|talk|respond|react|cope|manage|ask|explain|start|go about)\b|\bwhens the right time\b|\bwhat would you (?:choose|pick)\b|^best \w+",
             Guard::Reported,
         ),
         (
