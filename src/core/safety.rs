@@ -166,11 +166,12 @@ impl Rule {
                     .split_whitespace()
                     .any(|word| NEGATORS.contains(&word));
             let next = text[whole.end()..].split_whitespace().next().unwrap_or("");
-            !(guard.negatable() && negated)
-                && !(guard.checks_reporting() && reported_before(text, whole.start()))
-                && !guard
-                    .figurative_next()
-                    .contains(&next.trim_end_matches(['.', '?', '!']))
+            let turned_around = guard.negatable() && negated;
+            let reported = guard.checks_reporting() && reported_before(text, whole.start());
+            let figurative = guard
+                .figurative_next()
+                .contains(&next.trim_end_matches(['.', '?', '!']));
+            !turned_around && !reported && !figurative
         })
     }
 }
