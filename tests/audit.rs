@@ -184,6 +184,7 @@ async fn every_message_fits_telegram_and_every_answer_points_to_booking() {
     let user = 7;
 
     for command in [
+        Command::Urgent,
         Command::Help,
         Command::Book,
         Command::Privacy,

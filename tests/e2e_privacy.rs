@@ -41,6 +41,10 @@ async fn a_crisis_gets_help_at_once_even_mid_question_and_the_words_are_kept() {
         "kept as the answer to the open question"
     );
 
+    // Asked for directly, at any time.
+    let urgent = ann.asks("/urgent").await;
+    assert!(urgent.text.contains("Samaritans: 116 123") && has_booking_button(&urgent));
+
     // In a command too: the crisis answer comes first.
     let answer = ann.asks("/time i want to end it all").await;
     assert!(answer.text.contains("not a crisis service"));

@@ -142,8 +142,8 @@ impl Messages {
             rule(
                 "welcome",
                 &self.welcome,
-                &["practice", "time", "zone"],
-                &["time", "zone"],
+                &["practice", "time", "zone", "emergency"],
+                &["time", "zone", "emergency"],
             ),
             rule(
                 "welcome_back",

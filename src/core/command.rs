@@ -17,13 +17,15 @@ pub enum Command {
     Privacy,
     Export,
     Delete,
+    /// Crisis lines and the emergency number, whenever someone needs them.
+    Urgent,
 }
 
 impl Command {
     /// Every command name, in the order `/help` lists them.
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "start", "prompt", "recap", "book", "time", "timezone", "pause", "resume", "settings",
-        "privacy", "export", "delete", "help",
+        "privacy", "export", "delete", "urgent", "help",
     ];
 
     pub fn name(&self) -> &'static str {
@@ -41,6 +43,7 @@ impl Command {
             Command::Privacy => "privacy",
             Command::Export => "export",
             Command::Delete => "delete",
+            Command::Urgent => "urgent",
         }
     }
 }
@@ -151,6 +154,7 @@ mod tests {
             Command::Privacy,
             Command::Export,
             Command::Delete,
+            Command::Urgent,
         ];
         let mut names: Vec<_> = all.iter().map(Command::name).collect();
         names.sort();

@@ -98,6 +98,7 @@ impl<'a> Conversation<'a> {
             ("practice", &self.voice.practice()),
             ("time", &Voice::time(profile.prompt_time)),
             ("zone", &Voice::zone(&profile.zone)),
+            ("emergency", &Html::text(&self.voice.settings.emergency)),
         ]);
         self.voice.with_booking(html)
     }
@@ -159,6 +160,7 @@ impl<'a> Conversation<'a> {
                 }
             },
             Command::Help => Outcome::reply(Outbound::text(self.help())),
+            Command::Urgent => Outcome::reply(self.voice.with_booking(self.crisis())),
             Command::Book => Outcome::reply(self.voice.with_booking(self.voice.say(&words.book))),
             Command::Privacy => Outcome::reply(Outbound::text(words.privacy.render(&[
                 ("practice", &self.voice.practice()),

@@ -27,6 +27,7 @@ pub enum TelegramCommand {
     Privacy,
     Export,
     Delete,
+    Urgent,
 }
 
 impl From<TelegramCommand> for Command {
@@ -45,6 +46,7 @@ impl From<TelegramCommand> for Command {
             TelegramCommand::Privacy => Command::Privacy,
             TelegramCommand::Export => Command::Export,
             TelegramCommand::Delete => Command::Delete,
+            TelegramCommand::Urgent => Command::Urgent,
         }
     }
 }
