@@ -15,7 +15,11 @@ const QUIET_TARGETS: [&str; 4] = ["reqwest=warn", "hyper=warn", "hyper_util=warn
 /// Installs the global subscriber, writing to standard error. `RUST_LOG` wins over the
 /// configured filter.
 pub fn init(configured_filter: &str) {
-    install(configured_filter, std::io::stderr, std::io::stderr().is_terminal());
+    install(
+        configured_filter,
+        std::io::stderr,
+        std::io::stderr().is_terminal(),
+    );
 }
 
 /// Installs the global subscriber with any writer: tests capture the whole log this way.
@@ -31,7 +35,11 @@ where
             filter = filter.add_directive(directive);
         }
     }
-    let subscriber = fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi).finish();
+    let subscriber = fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(ansi)
+        .finish();
     // A second call (tests) keeps the first subscriber.
     let _ = tracing_subscriber::util::SubscriberInitExt::try_init(subscriber);
 }

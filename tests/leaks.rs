@@ -71,9 +71,18 @@ async fn a_whole_session_logs_no_user_words_and_no_token() {
     world.stop().await;
 
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(log.contains("chat_id=1001"), "the capture must hold the session's log lines:\n{log}");
-    assert!(log.contains("kind=\"text\"") && log.contains("kind=\"recap\""), "{log}");
-    assert!(log.contains("DEBUG") || log.contains("TRACE"), "the capture must reach the detailed levels");
+    assert!(
+        log.contains("chat_id=1001"),
+        "the capture must hold the session's log lines:\n{log}"
+    );
+    assert!(
+        log.contains("kind=\"text\"") && log.contains("kind=\"recap\""),
+        "{log}"
+    );
+    assert!(
+        log.contains("DEBUG") || log.contains("TRACE"),
+        "the capture must reach the detailed levels"
+    );
     let token = world.fake.token().to_owned();
     for (label, secret) in [
         ("the token", token.as_str()),

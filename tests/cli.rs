@@ -1,0 +1,247 @@
+//! The binary as an operator and a newcomer use it: `chat`, `check` and `run`, including a
+//! SIGTERM that must end in a clean exit.
+
+mod support;
+
+use std::{
+    io::Write,
+    path::Path,
+    process::{Command, Output, Stdio},
+    time::Duration,
+};
+
+use support::fake_telegram::FakeTelegram;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_crossroads");
+
+fn crossroads(args: &[&str]) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .args(args)
+        .env_remove("TELOXIDE_TOKEN")
+        .env_remove("TELOXIDE_API_URL")
+        .env_remove("CROSSROADS_KEY")
+        .env_remove("RUST_LOG");
+    command
+}
+
+fn chat(data_dir: &Path, input: &str) -> Output {
+    let mut child = crossroads(&["chat", "--data-dir", data_dir.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn the_terminal_chat_works_with_no_token_and_keeps_words_across_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = chat(
+        dir.path(),
+        "/start\n/prompt\nIt shifted after the move & the <baby>\nshould I leave?\n",
+    );
+    let output = text(&first.stdout);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert!(output.contains("Hello, and welcome"));
+    assert!(output.contains("Today's question"));
+    assert!(output.contains("[ Book a consultation ]  https://example.com/book"));
+    assert!(output.contains("not able to give advice"));
+
+    let second = chat(dir.path(), "/recap\n/delete\n!2\n/export\n");
+    let output = text(&second.stdout);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    assert!(
+        output.contains("It shifted after the move & the <baby>"),
+        "{output}"
+    );
+    assert!(output.contains("type !1 to press"));
+    assert!(output.contains("Nothing was erased"));
+    assert!(output.contains("crossroads-export.json"));
+    assert!(dir.path().join("exports/crossroads-export.txt").exists());
+}
+
+#[test]
+fn a_wrong_key_stops_the_start_with_a_clear_message_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(chat(dir.path(), "/start\nsome words\n").status.success());
+    let key = dir.path().join("crossroads.key");
+    let right_key = std::fs::read_to_string(&key).unwrap();
+    std::fs::write(&key, "ab".repeat(32)).unwrap();
+    let refused = chat(dir.path(), "/recap\n");
+    assert!(!refused.status.success());
+    let message = text(&refused.stderr);
+    assert!(message.contains("key does not match"), "{message}");
+    assert_eq!(
+        std::fs::read_to_string(&key).unwrap(),
+        "ab".repeat(32),
+        "the key file is left alone"
+    );
+
+    std::fs::remove_file(&key).unwrap();
+    let refused = chat(dir.path(), "/recap\n");
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("Restore the key file"),
+        "{}",
+        text(&refused.stderr)
+    );
+    assert!(
+        !key.exists(),
+        "a missing key is never replaced by a new one"
+    );
+
+    // With the right key back, everything is there.
+    std::fs::write(&key, right_key).unwrap();
+    let recap = chat(dir.path(), "/recap\n");
+    assert!(recap.status.success());
+    assert!(text(&recap.stdout).contains("some words"));
+}
+
+#[test]
+fn check_accepts_the_example_and_lists_every_problem_in_a_broken_setup() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let valid = crossroads(&["check", "--config", example.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(valid.status.success(), "{}", text(&valid.stderr));
+    assert!(text(&valid.stdout).contains("valid"));
+    assert!(
+        text(&valid.stderr).contains("no bot token"),
+        "a missing token is worth a warning"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "[practice]\nname = \"P\"\nbooking_url = \"https://example.com\"\n[schedule]\ndefault_tme = \"08:00\"\n").unwrap();
+    let unknown_key = crossroads(&["check", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!unknown_key.status.success());
+    assert!(
+        text(&unknown_key.stderr).contains("default_tme"),
+        "{}",
+        text(&unknown_key.stderr)
+    );
+
+    let dialogues = dir.path().join("dialogues");
+    std::fs::create_dir(&dialogues).unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("dialogues");
+    for file in ["prompts.toml", "messages.toml", "commands.toml"] {
+        std::fs::copy(source.join(file), dialogues.join(file)).unwrap();
+    }
+    let messages = std::fs::read_to_string(dialogues.join("messages.toml")).unwrap();
+    let broken = messages
+        .replace("Today's question", "Today's <b>question")
+        .replace("{practice}", "{practise}")
+        .replace("Fish", "Fish & chips");
+    std::fs::write(dialogues.join("messages.toml"), broken).unwrap();
+    std::fs::write(
+        &config,
+        "[practice]\nname = \"P\"\nbooking_url = \"https://example.com\"\n[content]\ndir = \"dialogues\"\n",
+    )
+    .unwrap();
+    let problems = crossroads(&["check", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let report = text(&problems.stderr);
+    assert!(!problems.status.success());
+    assert!(
+        report.contains("prompt: Telegram would refuse this HTML"),
+        "{report}"
+    );
+    assert!(
+        report.contains("unknown placeholder {practise}"),
+        "{report}"
+    );
+    assert!(
+        report.matches("\n  - ").count() >= 5,
+        "every problem is listed: {report}"
+    );
+}
+
+#[test]
+fn run_without_a_token_says_how_to_provide_one() {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::copy(example, &config).unwrap();
+    let output = crossroads(&["run", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let message = text(&output.stderr);
+    assert!(
+        message.contains("TELOXIDE_TOKEN") && message.contains("@BotFather"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_the_bot_cleanly_with_exit_code_zero() {
+    let fake = FakeTelegram::start(std::sync::Arc::new(|| chrono::Utc::now().timestamp())).await;
+    fake.add_private_chat(1001, "Ann");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        "[practice]\nname = \"P\"\nbooking_url = \"https://example.com/book\"\n",
+    )
+    .unwrap();
+    let mut bot = tokio::process::Command::new(BINARY)
+        .args(["run", "--config", config.to_str().unwrap()])
+        .env("TELOXIDE_TOKEN", fake.token())
+        .env(
+            "TELOXIDE_API_URL",
+            fake.api_url().as_str().trim_end_matches('/'),
+        )
+        .env_remove("RUST_LOG")
+        .env_remove("CROSSROADS_KEY")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        fake.wait_until_polling(Duration::from_secs(20)).await,
+        "the bot never polled"
+    );
+    fake.user_sends_text(1001, 1001, "/start");
+    assert!(
+        fake.next_message(1001, Duration::from_secs(20))
+            .await
+            .is_some()
+    );
+
+    let pid = bot.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(20), bot.wait())
+        .await
+        .expect("stopped in time")
+        .unwrap();
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut bot.stderr.take().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status {status}: {stderr}");
+    assert!(stderr.contains("stopped cleanly"), "{stderr}");
+    assert!(
+        !stderr.contains(fake.token()),
+        "the token must never be printed"
+    );
+}
