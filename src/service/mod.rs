@@ -21,7 +21,7 @@ use crate::{
         safety,
         voice::{Settings, Voice},
     },
-    store::{Change, Store, StoreError},
+    store::{Change, Store, StoreError, durability::Ticket},
 };
 
 /// Where a message came from. Only private chats are served; a group gets one line and a goodbye.
@@ -183,8 +183,16 @@ impl Service {
 
     /// Writes the outcome and waits until it is on disk: nothing is acknowledged before that.
     async fn persist(&self, user_id: UserId, outcome: &Outcome) -> Result<(), StoreError> {
+        if let Some(ticket) = self.write(user_id, outcome)? {
+            self.store.durable(ticket).await?;
+        }
+        Ok(())
+    }
+
+    /// Applies an outcome's changes; the ticket must be redeemed before anything is sent.
+    fn write(&self, user_id: UserId, outcome: &Outcome) -> Result<Option<Ticket>, StoreError> {
         if !outcome.writes_anything() {
-            return Ok(());
+            return Ok(None);
         }
         let ticket = if outcome.erase_user {
             self.store.erase_user(user_id)?
@@ -194,21 +202,22 @@ impl Service {
                 entry: outcome.entry.as_ref(),
             })?
         };
-        self.store.durable(ticket).await?;
         if outcome.profile.is_some() || outcome.erase_user {
             self.schedule_changed.notify_one();
         }
-        Ok(())
+        Ok(Some(ticket))
     }
 
-    /// Takes up to `limit` questions that are due now: each user's new state is saved durably
-    /// before their question is returned, so a crash can lose a question but never double it.
+    /// Takes up to `limit` questions that are due now. Every user's new state is saved, and the
+    /// whole batch made durable with one flush, before any question is returned: a crash can
+    /// lose a question but never send it twice.
     pub async fn take_due(
         &self,
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<(UserId, Vec<Outbound>)>, StoreError> {
         let mut ready = Vec::new();
+        let mut last_ticket = None;
         for (at, user_id) in self.store.due_until(now, limit)? {
             let _turn = self.lock(user_id).await;
             let profile = self.store.profile(user_id)?;
@@ -222,10 +231,13 @@ impl Service {
                 continue;
             };
             let outcome = Conversation::new(self.voice(), now).due(profile);
-            self.persist(user_id, &outcome).await?;
+            last_ticket = self.write(user_id, &outcome)?.or(last_ticket);
             if !outcome.outbound.is_empty() {
                 ready.push((user_id, outcome.outbound));
             }
+        }
+        if let Some(ticket) = last_ticket {
+            self.store.durable(ticket).await?;
         }
         Ok(ready)
     }

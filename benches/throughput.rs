@@ -1,0 +1,222 @@
+//! Speed and memory figures for the parts that grow with users: replies kept durably, the
+//! scheduler's tick, the recap, and the safety rules. Run with `cargo bench --bench throughput`
+//! and record the figures in BENCHMARKS.md.
+
+use std::{sync::Arc, time::Instant};
+
+use chrono::{Duration, NaiveTime};
+use crossroads::{
+    clock::{Clock, ManualClock},
+    content::Catalog,
+    core::{
+        command::Command,
+        conversation::Incoming,
+        safety,
+        voice::{Contact, CrisisLine, Settings},
+    },
+    service::{Chat, Event, Service},
+    store::{Store, cipher::SecretKey},
+};
+
+fn settings() -> Settings {
+    Settings {
+        practice_name: "Boutique Psychotherapy".into(),
+        booking_url: "https://example.com/book".into(),
+        default_time: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+        default_zone: "Europe/London".parse().unwrap(),
+        catch_up: Duration::hours(3),
+        emergency: "112".into(),
+        crisis_lines: vec![CrisisLine {
+            name: "Helpline".into(),
+            contact: Contact::Phone("116 123".into()),
+        }],
+        retention_days: 365,
+    }
+}
+
+fn service(dir: &std::path::Path, clock: &ManualClock) -> Arc<Service> {
+    let store = Arc::new(Store::open_with_key(&dir.join("db"), &SecretKey::generate()).unwrap());
+    Arc::new(Service::new(
+        store,
+        Catalog::builtin().unwrap(),
+        settings(),
+        Arc::new(clock.clone()),
+    ))
+}
+
+fn message(id: i32, clock: &ManualClock, text: &str) -> Incoming {
+    Incoming {
+        message_id: id,
+        sent_at: clock.now(),
+        text: text.into(),
+    }
+}
+
+/// Resident set size in MiB, from /proc (Linux only; 0 elsewhere).
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| {
+                    line.split_whitespace()
+                        .nth(1)
+                        .and_then(|kib| kib.parse::<f64>().ok())
+                })
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let users: i64 = std::env::var("BENCH_USERS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10_000);
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new("2026-03-02T07:00:00Z".parse().unwrap());
+    let service = service(dir.path(), &clock);
+    println!("users: {users}");
+
+    // Onboarding: every user sends /start (profile + due index entry, flushed).
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..users)
+        .map(|user| {
+            let service = Arc::clone(&service);
+            let start = message(1, &clock, "/start");
+            tokio::spawn(async move {
+                service
+                    .handle(Chat::Private(user), Event::Command(Command::Start, start))
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "onboarding: {users} users in {:.2?} ({:.0} per second), {} flushes",
+        elapsed,
+        users as f64 / elapsed.as_secs_f64(),
+        service.store().flush_count()
+    );
+
+    // A scheduler tick with nobody due reads one index key, however many users there are.
+    let started = Instant::now();
+    let rounds = 1_000;
+    for _ in 0..rounds {
+        assert!(service.take_due(clock.now(), 500).await.unwrap().is_empty());
+    }
+    println!(
+        "idle scheduler tick: {:.1?} each",
+        started.elapsed() / rounds
+    );
+
+    // Everyone's question falls due at 09:00: the tick handles them in batches of 500.
+    clock.set("2026-03-02T09:00:00Z".parse().unwrap());
+    let flushes_before = service.store().flush_count();
+    let started = Instant::now();
+    let mut sent = 0;
+    loop {
+        let batch = service.take_due(clock.now(), 500).await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        sent += batch.len();
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "due questions: {sent} in {:.2?} ({:.0} per second), {} flushes",
+        elapsed,
+        sent as f64 / elapsed.as_secs_f64(),
+        service.store().flush_count() - flushes_before
+    );
+
+    // Everyone replies at once: each reply is durable before it is acknowledged.
+    clock.advance(Duration::minutes(30));
+    let flushes_before = service.store().flush_count();
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..users)
+        .map(|user| {
+            let service = Arc::clone(&service);
+            let reply = message(
+                2,
+                &clock,
+                "It shifted after the move. We became a team that runs a house, not a couple.",
+            );
+            tokio::spawn(async move {
+                service
+                    .handle(Chat::Private(user), Event::Text(reply))
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let flushes = service.store().flush_count() - flushes_before;
+    println!(
+        "concurrent replies: {users} in {:.2?} ({:.0} per second), {flushes} flushes ({:.1} replies per flush)",
+        elapsed,
+        users as f64 / elapsed.as_secs_f64(),
+        users as f64 / flushes.max(1) as f64
+    );
+
+    // A heavy week for one user: 7 days, 10 long entries a day, then /recap.
+    let heavy = users + 1;
+    let mut id = 10;
+    for _ in 0..7 {
+        for _ in 0..10 {
+            id += 1;
+            service
+                .handle(
+                    Chat::Private(heavy),
+                    Event::Text(message(id, &clock, &"words ".repeat(600))),
+                )
+                .await;
+        }
+        clock.advance(Duration::days(1));
+    }
+    let started = Instant::now();
+    let rounds = 20;
+    for _ in 0..rounds {
+        let recap = message(id + 1, &clock, "/recap");
+        service
+            .handle(Chat::Private(heavy), Event::Command(Command::Recap, recap))
+            .await;
+    }
+    println!(
+        "recap of 70 entries of 3,600 characters: {:.1?} each",
+        started.elapsed() / rounds
+    );
+
+    // The safety rules over a realistic mix of replies.
+    let corpus: Vec<String> = ["ordinary.txt", "advice.txt", "crisis.txt"]
+        .iter()
+        .flat_map(|file| {
+            std::fs::read_to_string(format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR")))
+                .unwrap()
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let started = Instant::now();
+    let rounds = 20;
+    for _ in 0..rounds {
+        for text in &corpus {
+            std::hint::black_box(safety::assess(text));
+        }
+    }
+    let per_message = started.elapsed() / (rounds * corpus.len() as u32);
+    println!("safety assessment: {per_message:.1?} per message");
+
+    println!(
+        "resident memory at the end: {:.0} MiB (sled cache capped at 16 MiB)",
+        rss_mib()
+    );
+}
