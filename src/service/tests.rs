@@ -153,6 +153,20 @@ impl Harness {
             .collect()
     }
 
+    /// Walks the clock forward ten minutes at a time, as a scheduler would wake, and returns
+    /// when each question went out.
+    async fn walk_until(&self, end: &str) -> Vec<DateTime<Utc>> {
+        let end: DateTime<Utc> = end.parse().unwrap();
+        let mut sent = Vec::new();
+        while self.now() < end {
+            for _ in self.due().await {
+                sent.push(self.now());
+            }
+            self.advance(Duration::minutes(10));
+        }
+        sent
+    }
+
     fn entries(&self, user: UserId) -> Vec<crate::core::model::Entry> {
         self.service.store().all_entries(user).unwrap()
     }
@@ -401,14 +415,7 @@ async fn spring_forward_and_fall_back_days_each_get_exactly_one_question() {
     h.command(ANN, Command::Timezone("Europe/Berlin".into()))
         .await;
     h.command(ANN, Command::Time("02:30".into())).await;
-    let mut sent = Vec::new();
-    // Walk minute by minute through the spring-forward weekend.
-    while h.now() < "2026-03-31T00:00:00Z".parse::<DateTime<Utc>>().unwrap() {
-        for _ in h.due().await {
-            sent.push(h.now());
-        }
-        h.advance(Duration::minutes(10));
-    }
+    let sent = h.walk_until("2026-03-31T00:00:00Z").await;
     let expected: Vec<DateTime<Utc>> = [
         "2026-03-28T01:30:00Z",
         "2026-03-29T01:00:00Z",
@@ -426,13 +433,7 @@ async fn spring_forward_and_fall_back_days_each_get_exactly_one_question() {
             h.command_event(Command::Time("02:30".into())),
         )
         .await;
-    let mut sent = Vec::new();
-    while h.now() < "2026-10-27T00:00:00Z".parse::<DateTime<Utc>>().unwrap() {
-        for _ in h.due().await {
-            sent.push(h.now());
-        }
-        h.advance(Duration::minutes(10));
-    }
+    let sent = h.walk_until("2026-10-27T00:00:00Z").await;
     let expected: Vec<DateTime<Utc>> = [
         "2026-10-24T00:30:00Z",
         "2026-10-25T00:30:00Z",
