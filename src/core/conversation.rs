@@ -565,8 +565,13 @@ impl<'a> Conversation<'a> {
                 profile.pending_deletion = None;
                 Outcome::saving(profile, vec![self.voice.plain(&words.delete_cancelled)])
             }
-            _ => Outcome::reply(self.voice.plain(&words.delete_stale)),
+            _ => self.stale_button(),
         }
+    }
+
+    /// A button that no longer means anything: pressed twice, too late, or never ours.
+    pub fn stale_button(&self) -> Outcome {
+        Outcome::reply(self.voice.plain(&self.voice.words().delete_stale))
     }
 }
 

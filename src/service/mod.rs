@@ -135,12 +135,13 @@ impl Service {
     }
 
     async fn try_handle(&self, chat: Chat, event: Event) -> Result<Vec<Outbound>, StoreError> {
-        let conversation = Conversation::new(self.voice(), self.clock.now());
         let Chat::Private(user_id) = chat else {
             // Nothing from a group is read or kept: one line, and the bot leaves.
+            let conversation = Conversation::new(self.voice(), self.clock.now());
             return Ok(conversation.group_chat().outbound);
         };
         let _turn = self.lock(user_id).await;
+        // The time is read under the lock, so a turn never acts on a moment before the last one.
         let conversation = Conversation::new(self.voice(), self.clock.now());
         let profile = self.store.profile(user_id)?;
         let outcome = match as_crisis_text(event) {
@@ -172,7 +173,7 @@ impl Service {
             Event::NonText => conversation.non_text(),
             Event::ButtonPressed { data } => match DeleteChoice::decode(&data) {
                 Some(choice) => conversation.delete_choice(profile, choice),
-                None => conversation.delete_choice(None, DeleteChoice::Cancel(0)),
+                None => conversation.stale_button(),
             },
             Event::Blocked => conversation.unreachable(profile),
             Event::Unblocked => conversation.reachable_again(profile),
