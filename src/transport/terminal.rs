@@ -160,7 +160,15 @@ where
         shutdown.clone(),
     ));
 
-    let message_ids = AtomicI32::new(1);
+    // Entries are keyed by message, so ids must not repeat across runs of the chat: carry on
+    // from the highest one kept.
+    let highest_kept = service
+        .store()
+        .all_entries(LOCAL_USER)?
+        .iter()
+        .map(|entry| entry.message_id)
+        .max();
+    let message_ids = AtomicI32::new(highest_kept.unwrap_or(0).saturating_add(1));
     let mut lines = BufReader::new(input).lines();
     loop {
         let line = tokio::select! {
