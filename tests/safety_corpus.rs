@@ -1,16 +1,13 @@
 //! Measures the crisis and advice detectors on the corpora in `tests/data/`, prints the figures,
 //! and fails below the thresholds the practice agreed to.
 //!
-//! Four corpora, each written independently (see the README for their history):
-//! - `tests/data/*.txt`: the development corpus the rules were first built on;
-//! - `tests/data/heldout/` and `tests/data/fresh/`: written blind, measured blind once each,
-//!   and then used to broaden the rules, so they are development corpora now too;
-//! - `tests/data/fresh2/`: written last, by someone who saw neither the rules nor the other
-//!   corpora, and never used to change a rule. Its figures are the honest estimate of how the
-//!   rules do on words they were not built from; its misses are never printed here, so that
-//!   nobody is tempted to write rules for them.
-//!
-//! Run with `cargo test --test safety_corpus -- --nocapture` to see the figures and every miss.
+//! The corpora, each written independently by someone who had not seen the rules (the README
+//! tells their history):
+//! - development: `tests/data/*.txt`, `heldout/`, `fresh/` and `dev2/`. The rules were built or
+//!   broadened on them, so they must all pass the thresholds;
+//! - blind: `fresh2/` and `fresh3/`, never used to change a rule. Their figures are the honest
+//!   estimate of how the rules do on words they were not built from, and their misses are never
+//!   printed here, so that nobody is tempted to write rules for them.
 
 use crossroads::core::safety::{Concern, assess};
 
@@ -144,54 +141,94 @@ fn the_rules_hold_on_the_later_development_corpora() {
             "advice rules on {folder}"
         );
     }
+    // The larger crisis corpus, with its 500 ordinary replies (300 of them hard negatives).
+    let crisis = measure(
+        "crisis (dev2 corpus)",
+        Concern::Crisis,
+        &lines("dev2/crisis.txt"),
+        &lines("dev2/ordinary.txt"),
+        true,
+    );
+    assert!(
+        crisis.recall >= 0.95 && crisis.false_positive_rate <= 0.03,
+        "crisis rules on dev2"
+    );
 }
+
+/// One blind corpus: measured, never used to change a rule, its misses never listed.
+struct Blind {
+    folder: &'static str,
+    crisis_recall_floor: f64,
+    crisis_false_positive_ceiling: f64,
+    advice_recall_floor: f64,
+    advice_false_positive_ceiling: f64,
+}
+
+/// The floors and ceilings are regression guards set just below the measurements the README
+/// records, not targets to tune towards.
+const BLIND: [Blind; 2] = [
+    // First measured at crisis 59.2% recall, 2.5% false positives; advice 93.0%, 0.5%. Measured
+    // again after the rules were broadened on dev2: crisis 62.5%, 1.6%; advice 93.0%, 0.5%.
+    Blind {
+        folder: "fresh2",
+        crisis_recall_floor: 0.60,
+        crisis_false_positive_ceiling: 0.03,
+        advice_recall_floor: 0.90,
+        advice_false_positive_ceiling: 0.02,
+    },
+    // Measured once, after all rule work: crisis 71.7% recall, 2.2% false positives; advice
+    // 94.0%, 0.5%.
+    Blind {
+        folder: "fresh3",
+        crisis_recall_floor: 0.68,
+        crisis_false_positive_ceiling: 0.03,
+        advice_recall_floor: 0.90,
+        advice_false_positive_ceiling: 0.02,
+    },
+];
 
 #[test]
-fn the_rules_on_a_corpus_never_used_to_build_them() {
-    let ordinary = lines("fresh2/ordinary.txt");
-    let advice_requests = lines("fresh2/advice.txt");
-    let crisis = measure(
-        "crisis (blind corpus)",
-        Concern::Crisis,
-        &lines("fresh2/crisis.txt"),
-        &[ordinary.clone(), advice_requests.clone()].concat(),
-        false,
-    );
-    let advice = measure(
-        "advice (blind corpus)",
-        Concern::Advice,
-        &advice_requests,
-        &ordinary,
-        false,
-    );
-    // Regression guards set just below the one blind measurement, not targets to tune towards.
-    assert!(
-        crisis.recall >= BLIND_CRISIS_RECALL_FLOOR,
-        "crisis recall fell on the blind corpus"
-    );
-    assert!(
-        crisis.false_positive_rate <= BLIND_CRISIS_FALSE_POSITIVE_CEILING,
-        "crisis false positives rose"
-    );
-    assert!(
-        advice.recall >= BLIND_ADVICE_RECALL_FLOOR,
-        "advice recall fell on the blind corpus"
-    );
-    assert!(
-        advice.false_positive_rate <= BLIND_ADVICE_FALSE_POSITIVE_CEILING,
-        "advice false positives rose"
-    );
+fn the_rules_on_corpora_never_used_to_build_them() {
+    for blind in BLIND {
+        let folder = blind.folder;
+        let ordinary = lines(&format!("{folder}/ordinary.txt"));
+        let advice_requests = lines(&format!("{folder}/advice.txt"));
+        let crisis = measure(
+            &format!("crisis (blind corpus {folder})"),
+            Concern::Crisis,
+            &lines(&format!("{folder}/crisis.txt")),
+            &[ordinary.clone(), advice_requests.clone()].concat(),
+            false,
+        );
+        let advice = measure(
+            &format!("advice (blind corpus {folder})"),
+            Concern::Advice,
+            &advice_requests,
+            &ordinary,
+            false,
+        );
+        assert!(
+            crisis.recall >= blind.crisis_recall_floor,
+            "crisis recall fell on {folder}"
+        );
+        assert!(
+            crisis.false_positive_rate <= blind.crisis_false_positive_ceiling,
+            "crisis false positives rose on {folder}"
+        );
+        assert!(
+            advice.recall >= blind.advice_recall_floor,
+            "advice recall fell on {folder}"
+        );
+        assert!(
+            advice.false_positive_rate <= blind.advice_false_positive_ceiling,
+            "advice false positives rose on {folder}"
+        );
+    }
 }
 
-/// Measured once, blind, on 2026-11-25: crisis 59.2% recall (71 of 120) with 2.5% false
-/// positives (8 of 320); advice 93.0% recall (93 of 100) with 0.5% false positives (1 of 220).
-const BLIND_CRISIS_RECALL_FLOOR: f64 = 0.55;
-const BLIND_CRISIS_FALSE_POSITIVE_CEILING: f64 = 0.04;
-const BLIND_ADVICE_RECALL_FLOOR: f64 = 0.90;
-const BLIND_ADVICE_FALSE_POSITIVE_CEILING: f64 = 0.02;
-
-/// Lists the misses on a corpus, for working on the rules: `cargo test --test safety_corpus
-/// list_misses -- --ignored --nocapture` with CORPUS set to a folder under tests/data.
+/// Lists the misses on a development corpus, for working on the rules: `cargo test --test
+/// safety_corpus list_misses -- --ignored --nocapture` with CORPUS set to a folder under
+/// tests/data. Never point it at a blind corpus.
 #[test]
 #[ignore = "a tool for working on the rules, not a check"]
 fn list_misses() {

@@ -23,8 +23,11 @@ pub enum Concern {
 }
 
 pub fn assess(text: &str) -> Concern {
-    let normalised = normalise(text);
-    let resolved = RESOLVED_PAST.is_match(&normalised) && SAFE_NOW.is_match(&normalised);
+    let normalised = NOT_ABOUT_THE_WRITER
+        .replace_all(&normalise(text), " . ")
+        .into_owned();
+    let resolved = (RESOLVED_PAST.is_match(&normalised) && SAFE_NOW.is_match(&normalised))
+        || SAID_IN_JEST.is_match(&normalised);
     if !resolved && CRISIS.iter().any(|rule| rule.matches(&normalised)) {
         Concern::Crisis
     } else if asks_for_advice(&normalised) {
@@ -89,6 +92,50 @@ fn negated_before(text: &str, start: usize) -> bool {
         .any(|word| NEGATORS.contains(&word))
 }
 
+/// "He'll kill me if I leave" is a threat; "she'd kill me if I skipped book club" is not.
+fn threat_on_leaving(after: &str) -> bool {
+    const CONDITIONS: [&str; 22] = [
+        "leave", "left", "leaving", "leaves", "go", "went", "tell", "told", "tells", "telling",
+        "report", "reports", "call", "calls", "try", "divorce", "take", "contact", "speak", "talk",
+        "ever", "police",
+    ];
+    let mut words = after.split_whitespace().skip(1);
+    let someone = words.next().is_some_and(|word| {
+        ["i", "we", "you", "she", "he", "they", "anyone", "the", "my"].contains(&word)
+    });
+    someone && words.take(4).any(|word| CONDITIONS.contains(&word))
+}
+
+/// "Overdosed on Saturday" or "on my pills" is literal; "overdosed on Netflix" is not.
+fn literal_after_on(after: &str) -> bool {
+    const LITERAL: [&str; 20] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "purpose",
+        "my",
+        "his",
+        "her",
+        "the",
+        "pills",
+        "tablets",
+        "insulin",
+        "paracetamol",
+        "antidepressants",
+        "meds",
+        "sleeping",
+        "drugs",
+    ];
+    after
+        .split_whitespace()
+        .nth(1)
+        .is_some_and(|word| LITERAL.contains(&word))
+}
+
 /// Verbs that report someone else's words.
 const REPORTING: [&str; 15] = [
     "asked", "asks", "asking", "told", "tells", "said", "says", "saying", "keeps", "googled",
@@ -125,6 +172,8 @@ enum Guard {
     Violent,
     /// Not when negated, and not when used of something harmless: "overdosed on Netflix".
     Figurative,
+    /// Not when negated, and not a place or a sport: "the gun range", "a gun club".
+    Weapon,
 }
 
 impl Guard {
@@ -139,12 +188,17 @@ impl Guard {
     /// Words that, right after a match, show it was a figure of speech.
     fn figurative_next(self) -> &'static [&'static str] {
         match self {
-            Guard::LiteralThreat | Guard::ReportedThreat => &["if", "for", "when", "lol", "haha"],
+            Guard::LiteralThreat | Guard::ReportedThreat => {
+                &["if", "for", "lol", "haha", "laughing"]
+            }
             Guard::Violent => &[
-                "to", "buttons", "away", "hand", "feelings", "towards", "along", "up",
+                "buttons", "away", "hand", "feelings", "towards", "along", "under", "off",
             ],
             Guard::Bodily => &["feelings", "pride", "ego", "chances"],
             Guard::Figurative => &["on"],
+            Guard::Weapon => &[
+                "range", "club", "shop", "show", "safety", "licence", "license",
+            ],
             Guard::Always | Guard::Unnegated | Guard::Reported => &[],
         }
     }
@@ -168,9 +222,10 @@ impl Rule {
             let next = text[whole.end()..].split_whitespace().next().unwrap_or("");
             let turned_around = guard.negatable() && negated;
             let reported = guard.checks_reporting() && reported_before(text, whole.start());
-            let figurative = guard
-                .figurative_next()
-                .contains(&next.trim_end_matches(['.', '?', '!']));
+            let next = next.trim_end_matches(['.', '?', '!']);
+            let figurative = guard.figurative_next().contains(&next)
+                && !(next == "if" && threat_on_leaving(&text[whole.end()..]))
+                && !(next == "on" && literal_after_on(&text[whole.end()..]));
             !turned_around && !reported && !figurative
         })
     }
@@ -195,7 +250,22 @@ static RESOLVED_PAST: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 static SAFE_NOW: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:nowhere near (?:that|there)|not there (?:now|anymore|any more)|(?:im )?past that(?: now)?|(?:i feel|im|i am) (?:safe|okay|ok|fine) now|i feel safe|clean for|doing (?:okay|ok|better|well) now)\b")
+    Regex::new(r"\b(?:nowhere near (?:that|there)|not there (?:now|anymore|any more)|(?:im )?past that(?: now)?|(?:i feel|im|i am) (?:safe|okay|ok|fine) now|i feel safe|im safe|i am safe|clean for|doing (?:okay|ok|better|well) now|(?:been|ive been) (?:fine|stable|okay|ok|well) (?:since|for)|dont think that any ?more|not a dangerous one|honestly said no|i said no)\b")
+        .expect("valid")
+});
+
+/// Passages that name a crisis without being one of the writer's: someone else's past attempt,
+/// or a screening question answered no. They are blanked before the rules run, so the rest of
+/// the message is still read.
+static NOT_ABOUT_THE_WRITER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:friends?|sisters?|brothers?|cousins?|colleagues?|neighbours?|uncles?|aunts?)(?: \w+){0,2} (?:attempted suicide|died by suicide|committed suicide|killed (?:him|her)self|took (?:his|her|their) own life)\b|\basked (?:me )?(?:if|whether)\b.{0,80}\bsaid no\b")
+        .expect("valid")
+});
+
+/// A figure of speech said as one: "I could strangle him, not literally", "I wanna die, so
+/// embarrassing", "I don't want to wake up tomorrow and have the same argument".
+static SAID_IN_JEST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\bnot literally\b|\b(?:wanna|want to|could|gonna|going to) die\b.{0,80}\b(?:embarrass\w*|cringe|mortif\w*)\b|\bdont want to wake up\b.{0,20}\band (?:have|do|see|face|deal|hear|find)\b")
         .expect("valid")
 });
 
@@ -203,7 +273,7 @@ static SAFE_NOW: LazyLock<Regex> = LazyLock::new(|| {
 const ABUSER: &str = r"(?:he|she|hes|shes|hed|shed|hell|shell|husband|wife|partner|boyfriend|girlfriend|bf|gf|fella|ex)";
 
 /// Acts of violence done to someone, as verbs.
-const VIOLENT_ACT: &str = r"(?:hits?|hitting|punch(?:es|ed|ing)?|kick(?:s|ed|ing)?|slap(?:s|ped|ping)?|chok(?:es|ed|ing)|strangl(?:es|ed|ing)|shov(?:es|ed|ing)|push(?:es|ed)|beats?|beating|beat up|headbutt(?:s|ed)?|bites|bit|smother(?:s|ed)|pins?|pinned|dragg?(?:s|ed)|spat|spits|twist(?:s|ed)|tied|ties|locks?|locked|rap(?:es|ed)|forc(?:es|ed)|hurts|grab(?:s|bed)|pull(?:s|ed)|slamm?(?:s|ed)|smash(?:es|ed)|broke|broken|holds|held|sits on|claws)";
+const VIOLENT_ACT: &str = r"(?:hits?|hitting|punch(?:es|ed|ing)?|kick(?:s|ed|ing)?|slap(?:s|ped|ping)?|chok(?:es|ed|ing)|strangl(?:es|ed|ing)|shov(?:es|ed|ing)|beats?|beating|beat up|headbutt(?:s|ed)?|bites|bit|smother(?:s|ed)|pins?|pinned|dragg?(?:s|ed)|spat|spits|twist(?:s|ed)|tied|ties|locks?|locked|rap(?:es|ed)|forc(?:es|ed)|hurts|grab(?:s|bed)|pull(?:s|ed)|slamm?(?:s|ed)|smash(?:es|ed)|broke|broken|sits on|claws|klap\w*)";
 
 static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     let violence_to_me = format!(
@@ -313,7 +383,7 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Guard::Always,
         ),
         (
-            r"\b(?:razors?|razor blades?|blades?)\b|\bscars?\b|\burge to (?:cut|hurt|die)\b",
+            r"\b(?:my|his|her|a|the|new pack of) (?:razor )?blades?\b.{0,60}\b(?:lied|hide|hid|not for shaving|makeup bag|for when|myself|my (?:arms?|legs?|wrists?|thighs?|skin|stomach)|on me|drawer|using|bath|next to me)\b|\brazor blades\b|\bmy razors\b|\bblades\.|\b(?:a|my|the) razor\b.{0,30}\b(?:next to me|bath|wrists?|arms?)\b|\bscars?\b|\burges? to (?:cut|hurt|die)\b",
             Guard::Unnegated,
         ),
         (
@@ -329,12 +399,12 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Guard::Always,
         ),
         (
-            r"\b(?:gun|guns|pistol|shotgun|firearm)\b|\b(?:his|her|a|the) (?:rifle|shotgun)\b",
-            Guard::Unnegated,
+            r"\b(?:a|his|her|the|my|their|dads|fathers) (?:old |service |hunting )*(?:gun|pistol|shotgun|firearm|rifle)\b",
+            Guard::Weapon,
         ),
         // A knife is in every kitchen: only a knife held at, near or against someone counts.
         (
-            r"\b(?:knife|knives|blade)\b.{0,30}\b(?:my (?:throat|neck|arms?|wrists?|legs?|thighs?|skin|stomach|glovebox|bag|pocket)|at (?:him|her|me)|to (?:my|his|her) (?:throat|neck)|against)\b|\b(?:with|pulled|held|holding|waved|waving|threatened \w+ with) (?:a |the |his |her )?(?:\w+ )?knife\b|\btook a (?:knife|blade|razor) to my\b|\blooking at the (?:knives|knife)\b|\bhunting knife\b|\baround the (?:kitchen )?knives\b|\bknife in my\b",
+            r"\b(?:knife|knives|blade)\b.{0,30}\b(?:my (?:throat|neck|arms?|wrists?|legs?|thighs?|skin|stomach|glovebox|bag|pocket)|at (?:him|her|me)|to (?:my|his|her) (?:throat|neck)|against)\b|\b(?:pulled|held|holding|waved|waving|came at me with|went for \w+ with|threatened \w+ with) (?:a |the |his |her )?(?:\w+ )?knife\b|\bknife (?:ready|in (?:him|her|them))\b|\bknife in the glovebox\b|\bknife under (?:his|her|the|my) (?:pillow|bed|mattress)\b|\b(?:do|did|said|says)\b.{0,25}\bwith (?:a|the) knife\b|\btook a (?:knife|blade|razor) to my\b|\blooking at the (?:knives|knife)\b|\bhunting knife\b|\baround the (?:kitchen )?knives\b|\bknife in my\b",
             Guard::Unnegated,
         ),
         // Harm to others.
@@ -367,9 +437,9 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Guard::Always,
         ),
         // Violence and abuse at home.
-        (&violence_to_me, Guard::Unnegated),
+        (&violence_to_me, Guard::Violent),
         (
-            r"\b(?:he|she|hell|shell|hed|shed|will|would|might|going to|gonna|to) (?:\w+ )?(?:kill|murder|finish|hurt) me\b",
+            r"\b(?:he|she|hell|shell|hed|shed|will|would|might|going to|gonna) (?:\w+ )?(?:kill|murder|finish|hurt|shoot|stab|strangle) me\b",
             Guard::LiteralThreat,
         ),
         (
@@ -447,7 +517,7 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Guard::Unnegated,
         ),
         (
-            r"\b(?:pills|tablets|meds|medication|paracetamol)\b.{0,30}\b(?:all of them|whole|every|bunch|handful|stash|stockpile|enough|extra|hoard\w*|saved)\b|\b(?:all|whole|bunch|handful|stash|stockpile) (?:of )?(?:my |the |his |her )?(?:pills|tablets|meds|medication)\b",
+            r"\b(?:all|whole|bunch|handful|stash|stockpile|enough|box|bottle|packet|pack) (?:of )?(?:my |the |his |her )?(?:\w+ )?(?:pills|tablets|meds|medication|paracetamol|antidepressants)\b|\b(?:saving|saved|put away|hoarding)\b.{0,15}\b(?:pills|tablets|meds)\b|\b(?:pills|tablets|meds) (?:are )?(?:ready|put away|saved)\b",
             Guard::Unnegated,
         ),
         (
@@ -459,7 +529,7 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Guard::Unnegated,
         ),
         (
-            r"\b(?:he|she|they|husband|wife|partner|boyfriend|girlfriend|bf|gf|fiance|fiancee|ex|dad|mum|mom|father|mother)\b(?P<between>(?:\s+\w+){0,6}?)\s+(?:hits?|hitting|punch\w*|kick\w*|slap\w*|chok\w*|strangl\w*|suffocat\w*|shov\w*|push(?:es|ed)|beats?|beating|beat up|attack\w*|assault\w*|headbutt\w*|bit|bites|stab\w*|smother\w*|pinned|pins|corner\w*|restrain\w*|dragg?\w*|spat|spits|twist\w*|tied|ties|locks?|locked|rap\w*|forc\w*|hurts|hurt|hurting|grab\w*|slamm?\w*|smash\w*|burn\w*)\s+(?:\w+\s+){0,3}?(?:me|my|us)\b",
+            r"\b(?:he|she|they|husband|wife|partner|boyfriend|girlfriend|bf|gf|fiance|fiancee|ex|dad|mum|mom|father|mother)\b(?P<between>(?:\s+\w+){0,6}?)\s+(?:hits?|hitting|punch\w*|kick\w*|slap\w*|chok\w*|strangl\w*|suffocat\w*|shov\w*|beats?|beating|beat up|attack\w*|assault\w*|headbutt\w*|bit|bites|stab\w*|smother\w*|pinned|pins|corner\w*|restrain\w*|dragg?\w*|spat|spits|twist\w*|tied|ties|locks?|locked|rap\w*|forc\w*|hurts|hurt|hurting|grab\w*|slamm?\w*|smash\w*|burn\w*)\s+(?:\w+\s+){0,3}?(?:me|my|us)\b",
             Guard::Violent,
         ),
         (
@@ -467,7 +537,7 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Guard::LiteralThreat,
         ),
         (
-            r"\b(?:scared|afraid|terrified|frightened|fear)\b(?P<between>(?:\s+\w+){0,4}?)\s+(?:of (?:him|her|my (?:husband|wife|partner|boyfriend|girlfriend|ex))|for my (?:life|safety)|for the kids safety|to go home|of what (?:he|she|hell|shell|hed|shed)|(?:he|she|hell|shell|hed|shed|he will|she will|he might|she might) (?:kill|hurt|hit|find|snap|lose it|explode|take the kids|do something))\b",
+            r"\b(?:scared|afraid|terrified|frightened|fear)\b(?P<between>(?:\s+\w+){0,4}?)\s+(?:of (?:him|her|my (?:husband|wife|partner|boyfriend|girlfriend|ex))|for my (?:life|safety)|for the kids safety|to go home|of what (?:he|she|hell|shell|hed|shed)|(?:he|she|hell|shell|hed|shed|he will|she will|he might|she might) (?:actually |really |just )?(?:kill|hurt|hit|find|snap|lose it|explode|take the kids|do something|do what|do it))\b",
             Guard::Unnegated,
         ),
         (
@@ -488,7 +558,7 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         ),
         // Overdose said of oneself, not of Netflix or of a nurse's patients.
         (
-            r"\b(?:i|ive|im|id|ill|going to|gonna|might|want to|about to|tried to|took an?)\b(?: (?:just|nearly|almost|really|gonna|going|to|might|have|had|could|will|would|think|thought|about))*? ?overdos\w*",
+            r"\b(?:i|ive|im|id|ill|going to|gonna|might|want to|about to|tried to|took an?)\b(?: (?:just|nearly|almost|really|gonna|going|to|might|have|had|could|will|would|think|thought|about))*? ?overdos\w*|^(?:just )?overdos\w*",
             Guard::Figurative,
         ),
         // Passive wishes, farewells and affairs put in order.
@@ -531,7 +601,7 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Guard::Unnegated,
         ),
         (
-            r"\boutside (?:his|her|their) (?:house|flat|place|work|door)\b.{0,60}\b(?:hammer|axe|knife|bat|gun|petrol|acid)\b|\b(?:hammer|axe|machete|crowbar|acid|petrol|baseball bat|bat)\b.{0,40}\b(?:passenger seat|in the car|glovebox)\b|\bcan of petrol\b",
+            r"\boutside (?:his|her|their)(?: \w+){0,3} (?:house|flat|place|work|door)\b.{0,60}\b(?:hammer|axe|knife|bat|gun|petrol|acid)\b|\b(?:hammer|axe|machete|crowbar|acid|petrol|baseball bat|bat)\b.{0,40}\b(?:passenger seat|in the car|glovebox)\b|\bcan of petrol\b",
             Guard::Unnegated,
         ),
         (
@@ -539,7 +609,7 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             Guard::Unnegated,
         ),
         (
-            r"\b(?:strangled|choked|suffocated|smothered|punched|kicked|slapped|headbutted|battered|assaulted|raped|stabbed|threw|strangles|chokes|kicks|punches) me\b",
+            r"\b(?:strangled|suffocated|smothered|punched|kicked|slapped|headbutted|battered|assaulted|raped|stabbed|threw|strangles|kicks|punches) me\b|\b(?:beat|tied) me up\b|\bchok(?:ed|es|ing) me(?: (?:again|till|until|so|and|last|in|during|with|against|out|hard|while|when|every|unconscious)\b|\.|$)|\bpush(?:es|ed|ing)? me (?:down|over|against|into|out|off|onto|around|and)\b|\b(?:stab\w*|slash\w*) (?:my )?hand\b",
             Guard::Violent,
         ),
         (
@@ -556,6 +626,143 @@ static CRISIS: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         ),
         (
             r"\b(?:held|holds|put|pressed|presses) (?:a|the) (?:lighter|cigarette|iron|flame)\b.{0,15}\b(?:my|me)\b",
+            Guard::Unnegated,
+        ),
+        // Further phrasings from a larger development corpus: passive wishes, farewells,
+        // plans, rehearsals and research.
+        (
+            r"\bif i (?:\w+ )?(?:didnt|dont|never) wake up\b|\bnot (?:to )?let me wake up\b|\b(?:whats|what is) (?:even )?the point (?:in|of) (?:living|life|going on|being alive)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:relieved|glad|happy|wouldnt mind) if\b.{0,30}\b(?:died|dead|took me out|hit me|killed me|didnt wake|never woke|wasnt here)\b|\bto (?:just )?be dead\b|\bworth more dead\b|\bctb\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bwont survive (?:it|this)\b|\bnobody would (?:even )?(?:notice|miss me|care)\b|\b(?:everything|it all|the pain|life) to (?:stop|end)\b.{0,20}\b(?:permanently|for good|forever)\b|\bwant everything to stop\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:disappear|gone|go|leave)\b.{0,30}\b(?:i mean|mean) for good\b|\bnot the marriage\b.{0,6}\blife\b|\bfinish my life\b|\btake myself out\b|\bno more me\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bmy kids would get over me\b|\bme being gone\b|\b(?:when|once|after) im gone\b|\bif i (?:was|were) gone\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\blast time youll hear from me\b|\bwont need (?:them|it|these|this) after\b|\btell my (?:daughter|son|kids|children|wife|husband|mum|mom|mother|dad|family) (?:i|that i) love\w*\b|\bsaid my goodbyes\b|\bready to go\b|\bsorted (?:out )?(?:my|the) (?:affairs|will)\b|\bcancelled everything\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\btook \d+\b.{0,20}\b(?:pills|tablets|antidepressants|meds|paracetamol|sleeping)\b|\bswallow (?:the lot|them all|all of them|the whole)\b|\b(?:do|doing) it properly\b|\bhave everything i need for it\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bbought (?:a |some )?rope\b|\b(?:belt|cord|rope|scarf)\b.{0,30}\b(?:back of the door|round my neck|around my neck|beam|banister)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bstood (?:on|at) the (?:bridge|cliff|edge|roof|ledge|tracks)\b|\b(?:on|at) the (?:roof|edge|top) of (?:my|the) (?:building|block|car park|multistorey|quarry)\b|\b(?:nearly|almost) (?:jumped|went over)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:walk|walking|go|going|jump|jumping|throw\w* myself) (?:into|in|off) the (?:river|sea|canal|lake|liffey|thames|quarry|pier)\b|\boff the pier\b|\bswerv\w* into\b|\bdrive\b.{0,25}\boff the (?:cliff|road|bridge)\b|\b(?:railway|train) tracks?\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bthinking about my wrists\b|\b(?:picked|chosen|set) (?:the|a) (?:day|date)\b|\bgoing to do it on (?:our|my|his|her|the)\b|\bim doing it\.?$|\btonight im doing it\b|\bthats when\.?$",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:practised|practiced|rehearsed)\b.{0,30}\b(?:it|neck|pills|rope)\b|\b(?:trial|dry) run\b|\battempted (?:on|last|this|again|suicide|to)\b|\bplan sorted\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:lethal|fatal) (?:dose|doses|amount)\b|\bhow (?:long|much|many)\b.{0,40}\b(?:to drown|to die|would kill|would be fatal|lethal|fatal)\b|\bkill someone my size\b|\bhighest bridge\b|\bwhich bridge\b",
+            Guard::Unnegated,
+        ),
+        // Self-harm, in the words people use for it.
+        (
+            r"\b(?:relapsed|relapse|slipped)\b.{0,30}\b(?:clean|sh|cut|cuts|marks|wrist|arm)\b|\b\d+ days clean\b|\bback to sh\b|\bon sh\b|\bshd\b|\bmy streak\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:cut|cutting|burn\w*|hurt\w*|hit\w*|punch\w*|hob|scratch\w*|bleed\w*|on purpose)\b.{0,50}\bto feel something\b|\b(?:cigarette|lighter)\b.{0,20}\b(?:my|on my) (?:wrist|arm|skin|hand|leg)\b|\binto my (?:arm|leg|skin|stomach|thigh|wrist)\b|\bpick(?:ing)? at my skin\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\blong sleeves\b.{0,40}\b(?:nobody|no one|hide|arms)\b|\bhiding my (?:arms|thighs|legs|wrists)\b|\bsee the cuts\b|\b(?:the|my|new) (?:cuts|marks|scars|burns) (?:on|were|from)\b|\bneeded stitches\b|\bmy arms are a mess\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:havent eaten|not eaten|not eating|starv\w*|make myself sick|purg\w*)\b.{0,40}\b(?:deserve|punish\w*|hate myself)\b|\bpurging again\b|\bdeserve (?:the )?pain\b|\bgive it to myself\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bis cutting\b|\bcutting (?:is|helps)\b|\bslic\w* (?:my|into my) (?:arms?|wrists?|legs?|thighs?|stomach|skin)\b|\bused\b.{0,40}\bon my (?:arm|wrist|leg|skin|thigh)s?\b|\bnow i do it with\b|\b(?:drank|drink|drinking|swallowed) (?:a bit of |some )?(?:bleach|antifreeze)\b|\b(?:slammed|smashed|burned|burnt) my own\b|\bmarks on my (?:wrists?|legs?|thighs?)\b",
+            Guard::Unnegated,
+        ),
+        // Harm to others.
+        (
+            r"\bput (?:him|her|them) in the ground\b|\b(?:going|go|went|driving|heading) (?:round|over|there)\b.{0,40}\b(?:bat|knife|hammer|gun|machete|crowbar|petrol)\b|\bpay for this\b.{0,15}\bphysically\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:thoughts?|fantas\w*|picturing|imagin\w*) (?:of |about )?(?:smothering|drowning|stabbing|strangling|killing|hurting|shaking|suffocating|poisoning|putting a knife)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:set|setting) (?:fire to|the house on fire|the place on fire|their house on fire)\b|\bget rid of (?:her|his|their) (?:cat|dog|pet)\b|\bif i cant have (?:the kids|them|her|him)\b.{0,20}\bnobody\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:follow|track\w*|followed)\b.{0,15}\b(?:her|him|them|her phone|his phone)\b.{0,60}\b(?:do something|going there|im going|knife|hurt)\b|\bgoing there now\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bsee (?:him|her|them) bleed\b|\brun (?:him|her|them) over\b|\bsnap (?:his|her) neck\b|\bregret it\b.{0,30}\bplanning\b|\b(?:kill|hurt) (?:himself|herself)\b",
+            Guard::LiteralThreat,
+        ),
+        // Violence and abuse at home.
+        (
+            r"\b(?:gave me|i have|ive got|i got|got|my) (?:a )?black eye\b|\bblack eye\b.{0,30}\b(?:told|cupboard|door|makeup|hide|cover)\b|\bwalked into a (?:cupboard|door)\b|\bgave me (?:a|another) (?:hiding|beating|kicking|slap)\b|\b(?:broken|cracked|bruised|bad) ribs\b|\bribs are\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bmachete\b|\bbarrel\b.{0,20}\b(?:my head|me)\b|\bpointed (?:it|a gun|the gun|the rifle|his rifle|a knife|the knife) at me\b|\bpointed\b.{0,20}\bat me\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bsay no\b.{0,30}\b(?:worse|anyway|let him|make me)\b|\bif i say no\b|\bdoes things to me\b|\bwhile im asleep\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bso i cant (?:leave|get out|call anyone|go)\b|\bnever see them again\b|\bfind me wherever\b|\bfinish it\b|\blocked the doors\b|\btook the battery out\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:parked|waiting|sitting) outside my (?:house|flat|work|door)\b|\bkeeps following me\b|\bdead (?:bird|animal|cat|rat|rabbit)\b|\bpictures of my house\b|\b(?:turned|showed) up\b.{0,40}\b(?:hammer|knife|gun|bat|machete)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\b(?:threw|throws|hurt|hurts|hit|hits) (?:my|our|the) (?:son|daughter|baby|kids|children|boy|girl) (?:against|into|across|down)\b|\bdrown (?:the|my|our) (?:baby|kids|son|daughter)\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bhiding in the (?:bathroom|bedroom|toilet|car|garage|wardrobe)\b|\blocked myself in\b|\bbanging on the door\b|\b(?:crash|kill) us (?:both|all)\b|\bwont see christmas\b|\blearn my lesson\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bwont let me (?:see a doctor|go to hospital|get help)\b|\btoo (?:frightened|scared|afraid) to go (?:back|home|in)\b|\bsleeping in the car\b|\bhop\w* (?:he|she|someone) (?:kills|will kill|would kill) me\b",
+            Guard::Unnegated,
+        ),
+        (
+            r"\bwhere it (?:shows|doesnt show|wont show)\b",
+            Guard::Always,
+        ),
+        (
+            r"\bpost the videos\b|\b(?:wrote|written|left) (?:a|the|my) note\b.{0,60}\b(?:find it|drawer|when|after|tomorrow)\b",
             Guard::Unnegated,
         ),
         (
@@ -615,7 +822,7 @@ fn final_question(text: &str) -> Option<&str> {
 }
 
 static QUESTION_OPENING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:should|shld|shud|would|could|can|do|does|is|am|are|will|what|whats|wat|how|which|where|who|u think|any)\b")
+    Regex::new(r"^(?:should|shld|shud|would|could|can|do|does|is|am|are|will|u think|any)\b|^(?:what|whats|wat|how|which|where|who)\s+(?:should|shall|do|does|did|would|could|can|is|are|am|will|to|the|my|if|one)\b")
         .expect("valid")
 });
 
