@@ -8,13 +8,27 @@
 //! - blind: `fresh2/` and `fresh3/`, never used to change a rule. Their figures are the honest
 //!   estimate of how the rules do on words they were not built from, and their misses are never
 //!   printed here, so that nobody is tempted to write rules for them.
+//!
+//! Run with `cargo test --test safety_corpus -- --nocapture` to see the figures.
+
+use std::path::PathBuf;
 
 use crossroads::core::safety::{Concern, assess};
 
-fn lines(path: &str) -> Vec<String> {
-    let full = format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"));
+fn path(file: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(file)
+}
+
+/// The non-empty lines of a corpus file; an absent file is an empty corpus.
+fn lines(file: &str) -> Vec<String> {
+    let full = path(file);
+    if !full.exists() {
+        return Vec::new();
+    }
     std::fs::read_to_string(&full)
-        .unwrap_or_else(|error| panic!("cannot read {full}: {error}"))
+        .unwrap_or_else(|error| panic!("cannot read {}: {error}", full.display()))
         .lines()
         .map(str::trim)
         .filter(|line| !line.is_empty())
@@ -25,13 +39,9 @@ fn lines(path: &str) -> Vec<String> {
 struct Figures {
     recall: f64,
     false_positive_rate: f64,
-    positives: usize,
-    negatives: usize,
 }
 
-/// How often `target` is found in `positives`, and wrongly found in `negatives`. Misses are
-/// listed only for the development corpus: listing the held-out ones would invite writing
-/// rules for them, and then they would no longer be held out.
+/// How often `target` is found in `positives`, and wrongly found in `negatives`.
 fn measure(
     name: &str,
     target: Concern,
@@ -48,19 +58,17 @@ fn measure(
         .filter(|text| assess(text) == target)
         .collect();
     let figures = Figures {
-        recall: 1.0 - missed.len() as f64 / positives.len() as f64,
-        false_positive_rate: false_alarms.len() as f64 / negatives.len() as f64,
-        positives: positives.len(),
-        negatives: negatives.len(),
+        recall: 1.0 - missed.len() as f64 / positives.len().max(1) as f64,
+        false_positive_rate: false_alarms.len() as f64 / negatives.len().max(1) as f64,
     };
     println!(
         "{name}: recall {:.1}% ({} of {}), false positives {:.1}% ({} of {})",
         figures.recall * 100.0,
         positives.len() - missed.len(),
-        figures.positives,
+        positives.len(),
         figures.false_positive_rate * 100.0,
         false_alarms.len(),
-        figures.negatives,
+        negatives.len(),
     );
     if list_misses {
         for text in missed {
@@ -73,6 +81,43 @@ fn measure(
     figures
 }
 
+/// Both detectors on one corpus folder ("" for the top one). A crisis false positive is counted
+/// over the ordinary replies and the advice requests; an advice false positive over the
+/// ordinary replies. `None` for advice where the folder has no advice requests.
+fn measure_folder(folder: &str, list_misses: bool) -> (Figures, Option<Figures>) {
+    let file = |name: &str| {
+        if folder.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{folder}/{name}")
+        }
+    };
+    let label = if folder.is_empty() {
+        "development"
+    } else {
+        folder
+    };
+    let ordinary = lines(&file("ordinary.txt"));
+    let advice_requests = lines(&file("advice.txt"));
+    let crisis = measure(
+        &format!("crisis ({label})"),
+        Concern::Crisis,
+        &lines(&file("crisis.txt")),
+        &[ordinary.clone(), advice_requests.clone()].concat(),
+        list_misses,
+    );
+    let advice = (!advice_requests.is_empty()).then(|| {
+        measure(
+            &format!("advice ({label})"),
+            Concern::Advice,
+            &advice_requests,
+            &ordinary,
+            list_misses,
+        )
+    });
+    (crisis, advice)
+}
+
 #[test]
 fn the_corpora_are_big_enough_to_mean_something() {
     assert!(lines("crisis.txt").len() >= 150);
@@ -80,82 +125,34 @@ fn the_corpora_are_big_enough_to_mean_something() {
     assert!(lines("ordinary.txt").len() >= 300);
 }
 
+/// The thresholds the practice agreed to, on every corpus the rules were built on.
 #[test]
-fn crisis_messages_are_found_and_ordinary_ones_left_alone() {
-    let ordinary = [lines("ordinary.txt"), lines("advice.txt")].concat();
-    let figures = measure(
-        "crisis (development corpus)",
-        Concern::Crisis,
-        &lines("crisis.txt"),
-        &ordinary,
-        true,
-    );
-    assert!(figures.recall >= 0.95, "crisis recall below 95%");
-    assert!(
-        figures.false_positive_rate <= 0.03,
-        "crisis false positives above 3%"
-    );
-}
-
-#[test]
-fn advice_requests_are_found_and_ordinary_replies_left_alone() {
-    let figures = measure(
-        "advice (development corpus)",
-        Concern::Advice,
-        &lines("advice.txt"),
-        &lines("ordinary.txt"),
-        true,
-    );
-    assert!(figures.recall >= 0.90, "advice recall below 90%");
-    assert!(
-        figures.false_positive_rate <= 0.05,
-        "advice false positives above 5%"
-    );
-}
-
-#[test]
-fn the_rules_hold_on_the_later_development_corpora() {
-    for folder in ["heldout", "fresh"] {
-        let ordinary = lines(&format!("{folder}/ordinary.txt"));
-        let advice_requests = lines(&format!("{folder}/advice.txt"));
-        let crisis = measure(
-            &format!("crisis ({folder} corpus)"),
-            Concern::Crisis,
-            &lines(&format!("{folder}/crisis.txt")),
-            &[ordinary.clone(), advice_requests.clone()].concat(),
-            true,
-        );
-        let advice = measure(
-            &format!("advice ({folder} corpus)"),
-            Concern::Advice,
-            &advice_requests,
-            &ordinary,
-            true,
+fn the_development_corpora_meet_the_thresholds() {
+    for folder in ["", "heldout", "fresh", "dev2"] {
+        let (crisis, advice) = measure_folder(folder, true);
+        assert!(
+            crisis.recall >= 0.95,
+            "crisis recall below 95% on {folder:?}"
         );
         assert!(
-            crisis.recall >= 0.95 && crisis.false_positive_rate <= 0.03,
-            "crisis rules on {folder}"
+            crisis.false_positive_rate <= 0.03,
+            "crisis false positives above 3% on {folder:?}"
         );
-        assert!(
-            advice.recall >= 0.90 && advice.false_positive_rate <= 0.05,
-            "advice rules on {folder}"
-        );
+        if let Some(advice) = advice {
+            assert!(
+                advice.recall >= 0.90,
+                "advice recall below 90% on {folder:?}"
+            );
+            assert!(
+                advice.false_positive_rate <= 0.05,
+                "advice false positives above 5% on {folder:?}"
+            );
+        }
     }
-    // The larger crisis corpus, with its 500 ordinary replies (300 of them hard negatives).
-    let crisis = measure(
-        "crisis (dev2 corpus)",
-        Concern::Crisis,
-        &lines("dev2/crisis.txt"),
-        &lines("dev2/ordinary.txt"),
-        true,
-    );
-    assert!(
-        crisis.recall >= 0.95 && crisis.false_positive_rate <= 0.03,
-        "crisis rules on dev2"
-    );
 }
 
-/// One blind corpus: measured, never used to change a rule, its misses never listed.
+/// One blind corpus, with regression guards set just below the measurements the README records:
+/// not targets to tune towards.
 struct Blind {
     folder: &'static str,
     crisis_recall_floor: f64,
@@ -164,8 +161,6 @@ struct Blind {
     advice_false_positive_ceiling: f64,
 }
 
-/// The floors and ceilings are regression guards set just below the measurements the README
-/// records, not targets to tune towards.
 const BLIND: [Blind; 2] = [
     // First measured at crisis 59.2% recall, 2.5% false positives; advice 93.0%, 0.5%. Measured
     // again after the rules were broadened on dev2: crisis 62.5%, 1.6%; advice 93.0%, 0.5%.
@@ -191,22 +186,8 @@ const BLIND: [Blind; 2] = [
 fn the_rules_on_corpora_never_used_to_build_them() {
     for blind in BLIND {
         let folder = blind.folder;
-        let ordinary = lines(&format!("{folder}/ordinary.txt"));
-        let advice_requests = lines(&format!("{folder}/advice.txt"));
-        let crisis = measure(
-            &format!("crisis (blind corpus {folder})"),
-            Concern::Crisis,
-            &lines(&format!("{folder}/crisis.txt")),
-            &[ordinary.clone(), advice_requests.clone()].concat(),
-            false,
-        );
-        let advice = measure(
-            &format!("advice (blind corpus {folder})"),
-            Concern::Advice,
-            &advice_requests,
-            &ordinary,
-            false,
-        );
+        let (crisis, advice) = measure_folder(folder, false);
+        let advice = advice.expect("every blind corpus has advice requests");
         assert!(
             crisis.recall >= blind.crisis_recall_floor,
             "crisis recall fell on {folder}"
@@ -226,33 +207,15 @@ fn the_rules_on_corpora_never_used_to_build_them() {
     }
 }
 
-/// Lists the misses on a development corpus, for working on the rules: `cargo test --test
-/// safety_corpus list_misses -- --ignored --nocapture` with CORPUS set to a folder under
-/// tests/data. Never point it at a blind corpus.
+/// Lists the misses on a development corpus, for working on the rules: `CORPUS=dev2 cargo test
+/// --test safety_corpus list_misses -- --ignored --nocapture`. Never point it at a blind corpus.
 #[test]
 #[ignore = "a tool for working on the rules, not a check"]
 fn list_misses() {
     let folder = std::env::var("CORPUS").unwrap_or_default();
-    let at = |name: &str| {
-        if folder.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{folder}/{name}")
-        }
-    };
-    let ordinary = lines(&at("ordinary.txt"));
-    measure(
-        "crisis",
-        Concern::Crisis,
-        &lines(&at("crisis.txt")),
-        &[ordinary.clone(), lines(&at("advice.txt"))].concat(),
-        true,
+    assert!(
+        !BLIND.iter().any(|blind| blind.folder == folder),
+        "{folder} is blind: its misses stay unread"
     );
-    measure(
-        "advice",
-        Concern::Advice,
-        &lines(&at("advice.txt")),
-        &ordinary,
-        true,
-    );
+    measure_folder(&folder, true);
 }
