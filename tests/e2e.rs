@@ -119,7 +119,7 @@ async fn recap_after_several_days_shows_every_day_in_the_users_words() {
         );
     }
     assert!(!recap.text.contains("Day 2"));
-    assert!(recap.text.contains("Themes you touched"));
+    assert!(recap.text.contains("This week's questions touched on"));
     assert!(has_booking_button(&recap));
     world.finish().await;
 }

@@ -133,7 +133,7 @@ async fn export_sends_everything_as_json_and_as_text() {
     let readable = String::from_utf8(text_file.bytes).unwrap();
     assert!(readable.contains("It shifted <after> the move & the baby"));
     assert!(readable.contains("a note for today"));
-    assert!(text_file.caption.unwrap().contains("2 saved entries"));
+    assert!(text_file.caption.unwrap().contains("saved entries (2)"));
     world.finish().await;
 }
 
@@ -151,8 +151,7 @@ async fn delete_asks_then_erases_everything_and_only_for_the_user_who_pressed() 
     // "No" keeps everything.
     let question = ann.asks("/delete").await;
     assert!(
-        question.text.contains("Erase everything?")
-            && question.text.contains("1 of your saved entries")
+        question.text.contains("Erase everything?") && question.text.contains("saved entries (1)")
     );
     let data = question.callback_data();
     assert_eq!(data.len(), 2);

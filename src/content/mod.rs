@@ -67,6 +67,7 @@ pub struct Messages {
     pub advice: Template,
     pub crisis: Template,
     pub crisis_line: Template,
+    pub crisis_kept: Template,
     pub book: Template,
     pub settings: Template,
     pub status_active: Template,
@@ -177,6 +178,7 @@ impl Messages {
                 &["name", "contact"],
                 &["name", "contact"],
             ),
+            rule("crisis_kept", &self.crisis_kept, &[], &[]),
             rule("book", &self.book, &["practice"], &[]),
             rule(
                 "settings",

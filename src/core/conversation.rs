@@ -411,7 +411,7 @@ impl<'a> Conversation<'a> {
     fn answer(&self, entry: &Entry, concern: Concern) -> Outbound {
         let words = self.voice.words();
         let html = match concern {
-            Concern::Crisis => self.crisis(),
+            Concern::Crisis => self.crisis_about_their_words(),
             Concern::Advice => self.voice.say(&words.advice),
             Concern::None => {
                 let acks = if entry.prompt_id.is_some() {
@@ -423,6 +423,14 @@ impl<'a> Conversation<'a> {
             }
         };
         self.voice.with_booking(html)
+    }
+
+    /// The crisis answer to something the user wrote, which is kept like anything else.
+    fn crisis_about_their_words(&self) -> Html {
+        let mut html = self.crisis();
+        html.push(&Html::trusted("\n\n".to_owned()));
+        html.push(&self.voice.words().crisis_kept.render(&[]));
+        html
     }
 
     fn crisis(&self) -> Html {
@@ -456,7 +464,7 @@ impl<'a> Conversation<'a> {
         concern: Concern,
     ) -> Outcome {
         let outbound = match concern {
-            Concern::Crisis => vec![self.voice.with_booking(self.crisis())],
+            Concern::Crisis => vec![self.voice.with_booking(self.crisis_about_their_words())],
             _ => Vec::new(),
         };
         let entry = already_kept.map(|kept| Entry {
