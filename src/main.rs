@@ -36,6 +36,15 @@ enum Commands {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // A panic's message can quote the value that caused it, and that can be a user's words:
+    // report where it happened, never what it said.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info.location().map_or_else(String::new, |location| {
+            format!("{}:{}", location.file(), location.line())
+        });
+        tracing::error!(%location, "internal error; its details are withheld because they can hold user text");
+        eprintln!("crossroads: internal error at {location}");
+    }));
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Run { config } => crossroads::app::run(&config).await,

@@ -68,7 +68,8 @@ pub fn parse_time_of_day(input: &str) -> Option<NaiveTime> {
     let (hours, minutes) = match clock.split_once([':', '.', 'h']) {
         Some((h, m)) if m.len() == 2 => (h, m),
         Some(_) => return None,
-        None if clock.len() == 4 && meridiem.is_none() => clock.split_at(2),
+        // Byte positions are only safe to split at once the text is known to be ASCII.
+        None if clock.len() == 4 && clock.is_ascii() && meridiem.is_none() => clock.split_at(2),
         None if (1..=2).contains(&clock.len()) => (clock, "00"),
         None => return None,
     };
@@ -132,7 +133,7 @@ mod tests {
     fn refuses_what_is_not_a_time() {
         for input in [
             "25:99", "24:00", "12:60", "", "noon", "8:3", "8:300", "-1:00", "13pm", "0am", "123",
-            "12345", "8:30:00", "８:30", "1 2", "+8:30",
+            "12345", "8:30:00", "８:30", "1 2", "+8:30", "1é1", "é", "12é", "ü:30",
         ] {
             assert_eq!(parse_time_of_day(input), None, "{input}");
         }

@@ -55,7 +55,7 @@ fn parse_offset(input: &str) -> Option<FixedOffset> {
     };
     let (hours, minutes) = match digits.split_once(':') {
         Some((h, m)) => (h, m),
-        None if digits.len() == 4 => digits.split_at(2),
+        None if digits.len() == 4 && digits.is_ascii() => digits.split_at(2),
         None => (digits, "0"),
     };
     if hours.is_empty() || hours.len() > 2 || minutes.len() > 2 {
@@ -212,6 +212,9 @@ mod tests {
             "Paris",
             "12:00",
             "UTC+123",
+            "+1é1",
+            "UTC+1é1",
+            "é",
         ] {
             assert!(input.parse::<Zone>().is_err(), "{input}");
         }
