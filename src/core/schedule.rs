@@ -27,11 +27,17 @@ pub fn next_due(
         .map_or(today, |next| next.max(today));
     first_open
         .iter_days()
-        .map(|local_date| Due {
-            at: zone.resolve(local_date.and_time(time)),
-            local_date,
+        .map(|date| {
+            let at = zone.resolve(date.and_time(time));
+            // A time moved out of a gap that crosses midnight (Greenland springs forward at
+            // 23:00) lands on the next day, and counts for that day, so the next day's own
+            // question does not come as a second one.
+            Due {
+                at,
+                local_date: date.max(zone.local_date(at)),
+            }
         })
-        .find(|due| due.at > after)
+        .find(|due| due.at > after && last_prompted_on.is_none_or(|last| due.local_date > last))
         .expect("some later day always has a later instant")
 }
 
@@ -198,7 +204,7 @@ mod tests {
     }
 
     #[test]
-    fn a_whole_year_in_many_zones_gives_exactly_one_question_per_local_date() {
+    fn a_whole_year_in_many_zones_gives_at_most_one_question_per_local_date() {
         for name in [
             "Europe/London",
             "America/New_York",
@@ -211,42 +217,70 @@ mod tests {
             "Africa/Casablanca",
             "UTC+05:45",
             "Pacific/Apia",
+            "America/Nuuk",
+            "America/Scoresbysund",
+            "America/Havana",
+            "Asia/Tehran",
         ] {
             for chosen in [
-                "00:00", "00:30", "01:30", "02:00", "02:30", "03:00", "09:00", "23:59",
+                "00:00", "00:30", "01:30", "02:00", "02:30", "03:00", "09:00", "23:00", "23:30",
+                "23:59",
             ] {
                 let zone = zone(name);
                 let mut last = None;
                 let mut cursor = utc("2026-01-01T00:00:00Z");
                 let mut previous_date: Option<NaiveDate> = None;
+                let mut days_sent = 0;
                 while cursor < utc("2027-01-01T00:00:00Z") {
                     let due = next_due(&zone, time(chosen), last, cursor);
                     assert!(
                         due.at > cursor,
                         "{name} {chosen}: {due:?} not after {cursor}"
                     );
+                    assert_eq!(
+                        zone.local_date(due.at),
+                        due.local_date,
+                        "{name} {chosen}: counted for another day than it is sent on"
+                    );
                     if let Some(previous) = previous_date {
-                        assert_eq!(
-                            due.local_date,
-                            previous.succ_opt().unwrap(),
-                            "{name} {chosen}: skipped or repeated a day"
+                        let step = (due.local_date - previous).num_days();
+                        // Only a time moved out of a gap across midnight skips a day.
+                        assert!(
+                            (1..=2).contains(&step),
+                            "{name} {chosen}: {step} days from {previous} to {due:?}"
                         );
                     }
-                    let local = zone.local_datetime(due.at);
-                    assert!(
-                        local.date() >= due.local_date,
-                        "{name} {chosen}: sent before its day"
-                    );
-                    assert!(
-                        due.at - zone.resolve(due.local_date.and_time(time(chosen)))
-                            == Duration::zero()
-                    );
                     previous_date = Some(due.local_date);
                     last = Some(due.local_date);
                     cursor = due.at;
+                    days_sent += 1;
                 }
+                assert!(
+                    days_sent >= 363,
+                    "{name} {chosen}: only {days_sent} questions in a year"
+                );
             }
         }
+    }
+
+    #[test]
+    fn a_gap_across_midnight_moves_the_question_to_the_next_day_and_counts_it_there() {
+        // Nuuk springs forward from Saturday 23:00 straight to Sunday 00:00 on 2026-03-28.
+        let nuuk = zone("America/Nuuk");
+        let saturday = next_due(
+            &nuuk,
+            time("23:30"),
+            Some(date("2026-03-27")),
+            utc("2026-03-28T12:00:00Z"),
+        );
+        assert_eq!(saturday.local_date, date("2026-03-29"));
+        assert_eq!(nuuk.local_date(saturday.at), date("2026-03-29"));
+        let next = next_due(&nuuk, time("23:30"), Some(saturday.local_date), saturday.at);
+        assert_eq!(
+            next.local_date,
+            date("2026-03-30"),
+            "never a second question on the Sunday"
+        );
     }
 
     #[test]
