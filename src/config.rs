@@ -194,6 +194,9 @@ pub enum ConfigError {
     },
 }
 
+/// Longer than anyone needs, and short enough that date arithmetic never overflows.
+const MAX_RETENTION_DAYS: u32 = 36_500;
+
 /// The longest a missed question may be late and still be sent.
 const MAX_CATCH_UP: Duration = Duration::from_secs(24 * 3600);
 
@@ -257,8 +260,10 @@ impl Config {
         if self.storage.cache_capacity_mb == 0 {
             problems.push("storage.cache_capacity_mb: must be at least 1".to_owned());
         }
-        if self.privacy.retention_days == 0 {
-            problems.push("privacy.retention_days: must be at least 1".to_owned());
+        if !(1..=MAX_RETENTION_DAYS).contains(&self.privacy.retention_days) {
+            problems.push(format!(
+                "privacy.retention_days: must be from 1 to {MAX_RETENTION_DAYS} (100 years)"
+            ));
         }
         if self.safety.emergency_number.trim().is_empty() {
             problems.push("safety.emergency_number: must not be empty".to_owned());
@@ -413,6 +418,10 @@ mod tests {
             ("[schedule]\ncatch_up = \"48h\"", "schedule.catch_up"),
             ("[privacy]\nretention_days = 0", "privacy.retention_days"),
             ("[privacy]\nretention_days = -1", "retention_days"),
+            (
+                "[privacy]\nretention_days = 999999999",
+                "privacy.retention_days",
+            ),
             (
                 "[[safety.crisis_lines]]\nname = \"X\"",
                 "safety.crisis_lines[0]",

@@ -248,6 +248,36 @@ impl Service {
         self.voice().plain(&self.catalog.messages.trouble)
     }
 
+    /// A question taken at `asked_at` could not be delivered. It still counts as the day's (a
+    /// question is never sent twice), but it is no longer open, so the user's next words are
+    /// kept as a note rather than as the answer to a question they never saw.
+    pub async fn question_not_delivered(&self, user_id: UserId, asked_at: DateTime<Utc>) {
+        let _turn = self.lock(user_id).await;
+        let closed = match self.store.profile(user_id) {
+            Ok(Some(mut profile))
+                if profile
+                    .open_prompt
+                    .as_ref()
+                    .is_some_and(|open| open.sent_at == asked_at) =>
+            {
+                profile.open_prompt = None;
+                self.persist(
+                    user_id,
+                    &Outcome {
+                        profile: Some(profile),
+                        ..Outcome::default()
+                    },
+                )
+                .await
+            }
+            Ok(_) => Ok(()),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = closed {
+            tracing::error!(chat_id = user_id, error = %cause_chain(&error), "cannot close an undelivered question");
+        }
+    }
+
     /// Telegram refused to deliver because the user blocked the bot.
     pub async fn mark_unreachable(&self, user_id: UserId) {
         if !self
@@ -288,7 +318,10 @@ impl Service {
 
     /// Erases entries older than the retention period. Returns how many.
     pub async fn purge_expired(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let cutoff = now - chrono::Duration::days(i64::from(self.settings.retention_days));
+        let retention = chrono::Duration::days(i64::from(self.settings.retention_days));
+        let Some(cutoff) = now.checked_sub_signed(retention) else {
+            return Ok(0);
+        };
         let (purged, ticket) = self.store.purge_entries_before(cutoff)?;
         self.store.durable(ticket).await?;
         Ok(purged)

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use futures::{StreamExt, future::BoxFuture};
+use futures::{FutureExt as _, StreamExt, future::BoxFuture};
 use tokio_util::sync::CancellationToken;
 
 use super::{Service, cause_chain};
@@ -28,8 +28,10 @@ pub trait Outbox: Send + Sync {
     fn deliver(&self, user_id: UserId, messages: Vec<Outbound>) -> BoxFuture<'_, Delivery>;
 }
 
-/// Users handled per pass; bounds memory when many questions fall due at the same minute.
-const BATCH: usize = 500;
+/// Users handled per pass. Each pass is saved before it is sent, so it is also what a shutdown
+/// waits for, and how long a question can be recorded as open before it arrives: about three
+/// seconds at Telegram's 30 messages a second.
+const BATCH: usize = 100;
 
 /// Deliveries in flight at once. Throttling to Telegram's limits happens below, in the
 /// transport; this only keeps enough requests queued for it to stay busy.
@@ -43,12 +45,40 @@ const RETRY_AFTER_ERROR: Duration = Duration::seconds(30);
 
 const PURGE_EVERY: Duration = Duration::days(1);
 
+/// The scheduler stopped on its own, which it never should.
+#[derive(Debug, thiserror::Error)]
+#[error("the scheduler stopped unexpectedly; daily questions were no longer being sent")]
+pub struct SchedulerFailed;
+
+/// Runs the scheduler as its own task. If it ever dies, that is logged and `shutdown` is
+/// cancelled, so the whole bot stops with an error and a service manager restarts it, rather
+/// than answering messages while silently sending no more questions.
+pub fn spawn_supervised(
+    service: Arc<Service>,
+    outbox: Arc<dyn Outbox>,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<Result<(), SchedulerFailed>> {
+    tokio::spawn(async move {
+        let ran = std::panic::AssertUnwindSafe(run(service, outbox, shutdown.clone()))
+            .catch_unwind()
+            .await;
+        if ran.is_err() {
+            tracing::error!(
+                "the scheduler stopped unexpectedly; shutting down so the bot can be restarted"
+            );
+            shutdown.cancel();
+            return Err(SchedulerFailed);
+        }
+        Ok(())
+    })
+}
+
 pub async fn run(service: Arc<Service>, outbox: Arc<dyn Outbox>, shutdown: CancellationToken) {
     let clock = Arc::clone(service.clock());
     let mut next_purge = clock.now();
     loop {
         let now = clock.now();
-        let healthy = deliver_everything_due(&service, &outbox, now).await;
+        let healthy = deliver_everything_due(&service, &outbox, now, &shutdown).await;
         if now >= next_purge {
             match service.purge_expired(now).await {
                 Ok(0) => {}
@@ -102,8 +132,13 @@ async fn deliver_everything_due(
     service: &Arc<Service>,
     outbox: &Arc<dyn Outbox>,
     now: DateTime<Utc>,
+    shutdown: &CancellationToken,
 ) -> bool {
     loop {
+        // A batch taken is a batch promised: once shutting down, take no more.
+        if shutdown.is_cancelled() {
+            return true;
+        }
         let ready = match service.take_due(now, BATCH).await {
             Ok(ready) => ready,
             Err(error) => {
@@ -117,8 +152,11 @@ async fn deliver_everything_due(
         let count = ready.len();
         futures::stream::iter(ready)
             .for_each_concurrent(CONCURRENT_DELIVERIES, |(user_id, messages)| async move {
-                if outbox.deliver(user_id, messages).await == Delivery::Unreachable {
-                    service.mark_unreachable(user_id).await;
+                match outbox.deliver(user_id, messages).await {
+                    Delivery::Delivered => {}
+                    Delivery::Unreachable => service.mark_unreachable(user_id).await,
+                    // The question never arrived: the next words must not count as its answer.
+                    Delivery::Failed => service.question_not_delivered(user_id, now).await,
                 }
             })
             .await;

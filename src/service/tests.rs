@@ -788,3 +788,81 @@ async fn every_zone_a_user_can_set_is_shown_back_the_same() {
         assert!(text(replies.last().unwrap()).contains(&shown));
     }
 }
+
+/// Counts deliveries, and asks for shutdown at the first one, as a SIGTERM in a busy minute.
+struct ShutdownDuringBurst {
+    delivered: std::sync::atomic::AtomicUsize,
+    shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl scheduler::Outbox for ShutdownDuringBurst {
+    fn deliver(
+        &self,
+        _user: UserId,
+        _messages: Vec<Outbound>,
+    ) -> futures::future::BoxFuture<'_, scheduler::Delivery> {
+        self.shutdown.cancel();
+        self.delivered.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async { scheduler::Delivery::Delivered })
+    }
+}
+
+#[tokio::test]
+async fn a_shutdown_in_a_busy_minute_finishes_the_batch_taken_and_takes_no_more() {
+    let h = Harness::start("2026-03-02T07:00:00Z");
+    for user in 0..350 {
+        h.command(3000 + user, Command::Start).await;
+    }
+    h.set("2026-03-02T09:00:00Z");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let outbox = Arc::new(ShutdownDuringBurst {
+        delivered: Default::default(),
+        shutdown: shutdown.clone(),
+    });
+    scheduler::run(Arc::clone(&h.service), outbox.clone(), shutdown).await;
+    let delivered = outbox.delivered.load(Ordering::SeqCst);
+    assert!(
+        delivered > 0 && delivered <= 100,
+        "{delivered} delivered after shutdown was asked for"
+    );
+    // Those not taken are still due, for the next start.
+    assert_eq!(
+        h.service.take_due(h.now(), 1000).await.unwrap().len(),
+        350 - delivered
+    );
+}
+
+struct FailingOutbox;
+
+impl scheduler::Outbox for FailingOutbox {
+    fn deliver(
+        &self,
+        _user: UserId,
+        _messages: Vec<Outbound>,
+    ) -> futures::future::BoxFuture<'_, scheduler::Delivery> {
+        Box::pin(async { scheduler::Delivery::Failed })
+    }
+}
+
+#[tokio::test]
+async fn words_after_a_question_that_never_arrived_are_kept_as_a_note() {
+    let h = Harness::start("2026-03-02T07:00:00Z");
+    h.command(ANN, Command::Start).await;
+    h.set("2026-03-02T09:00:00Z");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let scheduler = tokio::spawn(scheduler::run(
+        Arc::clone(&h.service),
+        Arc::new(FailingOutbox),
+        shutdown.clone(),
+    ));
+    h.service.scheduled_through(h.now()).await;
+    shutdown.cancel();
+    scheduler.await.unwrap();
+    assert_eq!(h.profile(ANN).unwrap().open_prompt, None);
+    h.write(ANN, "something on my mind").await;
+    assert_eq!(h.entries(ANN)[0].prompt_id, None);
+    assert!(
+        h.due().await.is_empty(),
+        "the day's question is not sent twice"
+    );
+}

@@ -111,11 +111,11 @@ pub async fn serve(
 
     let outbox: Arc<dyn Outbox> = Arc::new(TelegramOutbox { api: api.clone() });
     // Tied to this future: if it is dropped (a crash, in tests), the scheduler goes with it.
-    let scheduler = AbortOnDropHandle::new(tokio::spawn(scheduler::run(
+    let scheduler = AbortOnDropHandle::new(scheduler::spawn_supervised(
         Arc::clone(&service),
         outbox,
         shutdown.clone(),
-    )));
+    ));
     let stop = control.stop.clone();
     let stopper = AbortOnDropHandle::new(tokio::spawn({
         let shutdown = shutdown.clone();
@@ -147,9 +147,7 @@ pub async fn serve(
     // The dispatcher returns once every update it was handed has been handled.
     shutdown.cancel();
     stopper.abort();
-    if let Err(error) = scheduler.await {
-        tracing::error!(error = %error, "the scheduler stopped abnormally");
-    }
+    let scheduled = scheduler.await;
     let store = service.store();
     let offset = control.next_offset.load(Ordering::SeqCst);
     if let Err(error) = store.set_update_offset(offset) {
@@ -162,6 +160,11 @@ pub async fn serve(
     dispatched.map_err(|error| {
         anyhow::anyhow!("cannot start receiving updates: {}", describe_error(&error))
     })?;
+    match scheduled {
+        Ok(Ok(())) => {}
+        Ok(Err(failed)) => return Err(failed.into()),
+        Err(error) => return Err(anyhow::anyhow!("the scheduler task was lost: {error}")),
+    }
     tracing::info!("stopped cleanly");
     Ok(())
 }

@@ -11,7 +11,9 @@ use std::{
     },
 };
 
-use futures::future::BoxFuture;
+use std::panic::AssertUnwindSafe;
+
+use futures::{FutureExt as _, future::BoxFuture};
 use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
@@ -154,11 +156,7 @@ where
     let outbox: Arc<dyn Outbox> = Arc::new(TerminalOutbox {
         screen: Arc::clone(&screen),
     });
-    let scheduler = tokio::spawn(scheduler::run(
-        Arc::clone(&service),
-        outbox,
-        shutdown.clone(),
-    ));
+    let scheduler = scheduler::spawn_supervised(Arc::clone(&service), outbox, shutdown.clone());
 
     // Entries are keyed by message, so ids must not repeat across runs of the chat: carry on
     // from the highest one kept.
@@ -187,11 +185,15 @@ where
                 event_from_text(typed, BOT_NAME, id, service.clock().now())
             }
         };
-        let outbound = service.handle(Chat::Private(LOCAL_USER), event).await;
+        // As on Telegram, a bug must cost one answer, not the whole chat.
+        let outbound = AssertUnwindSafe(service.handle(Chat::Private(LOCAL_USER), event))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| vec![service.trouble()]);
         screen.show(outbound).await;
     }
     shutdown.cancel();
-    scheduler.await?;
+    scheduler.await??;
     service.store().flush().await?;
     Ok(())
 }
