@@ -51,9 +51,15 @@ impl From<TelegramCommand> for Command {
     }
 }
 
-/// Whether a text is meant as a command: Telegram's own rule is a leading slash.
+/// Whether a text is meant as a command, by Telegram's own rule: a slash followed at once by
+/// letters, digits or underscores. "/ I feel lost" is someone's words, and is kept as such.
 pub fn looks_like_command(text: &str) -> bool {
-    text.trim_start().starts_with('/')
+    let Some(rest) = text.trim_start().strip_prefix('/') else {
+        return false;
+    };
+    let word = rest.split(char::is_whitespace).next().unwrap_or("");
+    let name = word.split_once('@').map_or(word, |(name, _)| name);
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Reads what a user typed in a private chat.
@@ -127,10 +133,19 @@ mod tests {
     #[test]
     fn unknown_commands_are_named_as_such() {
         assert_eq!(command("/dance"), None);
-        assert_eq!(command("/"), None);
+
         assert_eq!(command("/start@some_other_bot"), None);
         // Words after a command that takes none are simply ignored.
         assert_eq!(command("/recap now please"), Some(Command::Recap));
+    }
+
+    #[test]
+    fn a_slash_that_starts_no_command_name_is_the_users_words() {
+        for text in ["/", "/ I feel lost", "/-: we barely talk", "//"] {
+            assert!(matches!(event(text), Event::Text(_)), "{text:?}");
+        }
+        assert!(looks_like_command("/shrug we barely talk"));
+        assert!(looks_like_command("/start@crossroads_bot"));
     }
 
     #[test]
