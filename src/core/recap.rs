@@ -48,30 +48,52 @@ pub fn render(voice: &Voice<'_>, entries: &[Entry], today: NaiveDate) -> Vec<Htm
     opening.extend(themes(voice, &week));
     let footer = voice.say(&words.recap_footer);
 
-    let layouts = std::iter::once(Limits {
-        text_cap: None,
-        per_day: None,
-    })
-    .chain(shortening_steps().map(|cap| Limits {
-        text_cap: Some(cap),
-        per_day: None,
-    }))
-    .chain((1..=week.len()).rev().map(|per_day| Limits {
-        text_cap: Some(MIN_SHORTENED),
-        per_day: Some(per_day),
-    }));
-    let mut fallback = Vec::new();
-    for limits in layouts {
+    let lay_out = |limits: Limits| {
         let mut blocks = opening.clone();
         blocks.extend(day_blocks(voice, &days, &week, limits));
         blocks.push(footer.clone());
-        let messages = pack(blocks);
-        if messages.len() <= MAX_MESSAGES {
+        pack(blocks)
+    };
+    let fits = |messages: &Vec<Html>| messages.len() <= MAX_MESSAGES;
+
+    // Whole, then ever shorter: unless there are so many entries that even the shortest
+    // could not fit, which is known without trying.
+    let could_fit_shortened = week.len() * MIN_SHORTENED <= MAX_MESSAGES * MESSAGE_LIMIT;
+    let whole_then_shorter = std::iter::once(None).chain(shortening_steps().map(Some));
+    for text_cap in whole_then_shorter.take_while(|_| could_fit_shortened) {
+        let messages = lay_out(Limits {
+            text_cap,
+            per_day: None,
+        });
+        if fits(&messages) {
             return messages;
         }
-        fallback = messages;
     }
-    fallback
+
+    // Too many entries: each day shows as many as fit, the same number for every day, found
+    // by bisection so a week of thousands of notes costs a dozen layouts, not thousands.
+    let busiest_day = days
+        .iter()
+        .map(|day| week.iter().filter(|entry| entry.local_date == *day).count())
+        .max()
+        .unwrap_or(1);
+    let shortest = |per_day| Limits {
+        text_cap: Some(MIN_SHORTENED),
+        per_day: Some(per_day),
+    };
+    let mut best = lay_out(shortest(1));
+    let (mut low, mut high) = (1, busiest_day);
+    while low < high {
+        let middle = low + (high - low).div_ceil(2);
+        let messages = lay_out(shortest(middle));
+        if fits(&messages) {
+            low = middle;
+            best = messages;
+        } else {
+            high = middle - 1;
+        }
+    }
+    best
 }
 
 #[derive(Clone, Copy)]
@@ -244,4 +266,178 @@ fn pack(blocks: Vec<Html>) -> Vec<Html> {
         messages.push(current);
     }
     messages
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveTime, TimeZone, Utc};
+
+    use super::*;
+    use crate::{
+        content::Catalog,
+        core::{
+            markup::visible_text,
+            voice::{Contact, CrisisLine, Settings},
+        },
+    };
+
+    fn settings() -> Settings {
+        Settings {
+            practice_name: "Practice".into(),
+            booking_url: "https://example.com".into(),
+            default_time: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+            default_zone: "UTC".parse().unwrap(),
+            catch_up: Duration::hours(3),
+            emergency: "112".into(),
+            crisis_lines: vec![CrisisLine {
+                name: "Line".into(),
+                contact: Contact::Phone("1".into()),
+            }],
+            retention_days: 365,
+        }
+    }
+
+    fn today() -> NaiveDate {
+        "2026-03-08".parse().unwrap()
+    }
+
+    fn entry(day: &str, id: i32, prompt: Option<&str>, text: &str) -> Entry {
+        let local_date: NaiveDate = day.parse().unwrap();
+        Entry {
+            user_id: 1,
+            message_id: id,
+            written_at: Utc.from_utc_datetime(&local_date.and_hms_opt(12, 0, 0).unwrap())
+                + Duration::seconds(id.into()),
+            local_date,
+            prompt_id: prompt.map(str::to_owned),
+            text: text.into(),
+            edited_at: None,
+        }
+    }
+
+    /// Renders and checks what every recap must be: valid, within limits, every day present.
+    fn render_checked(entries: &[Entry]) -> Vec<String> {
+        let catalog = Catalog::builtin().unwrap();
+        let settings = settings();
+        let voice = Voice::new(&catalog, &settings);
+        let messages = render(&voice, entries, today());
+        assert!(
+            !messages.is_empty() && messages.len() <= MAX_MESSAGES,
+            "{} messages",
+            messages.len()
+        );
+        let texts: Vec<String> = messages
+            .iter()
+            .map(|html| {
+                let text = visible_text(html.as_str()).expect("valid Telegram HTML");
+                assert!(
+                    (1..=MESSAGE_LIMIT).contains(&utf16_len(&text)),
+                    "{} units",
+                    utf16_len(&text)
+                );
+                text
+            })
+            .collect();
+        let all = texts.join("\n");
+        for entry in entries
+            .iter()
+            .filter(|entry| entry.local_date >= first_day(today()))
+        {
+            let shown = voice.date(entry.local_date);
+            assert!(
+                all.contains(&visible_text(shown.as_str()).unwrap()),
+                "{} is missing",
+                entry.local_date
+            );
+        }
+        texts
+    }
+
+    #[test]
+    fn nothing_written_says_so() {
+        let texts = render_checked(&[]);
+        assert!(texts[0].starts_with("Nothing has been saved"));
+    }
+
+    #[test]
+    fn a_week_shows_its_row_its_count_its_themes_and_every_entry_in_order() {
+        let entries = [
+            entry("2026-03-08", 3, None, "a later note"),
+            entry(
+                "2026-03-02",
+                1,
+                Some("buried-love-01"),
+                "the first reply <b>&",
+            ),
+            entry("2026-03-05", 2, Some("slowing-down-01"), "the second reply"),
+            entry("2026-02-20", 9, None, "too old to show"),
+        ];
+        let texts = render_checked(&entries);
+        let all = texts.join("\n");
+        assert!(all.contains("Mon Tue Wed Thu Fri Sat Sun"), "{all}");
+        assert!(all.contains(" ●   ·   ·   ●   ·   ·   ●\n"), "{all}");
+        assert!(all.contains("You wrote on 3 of these 7 days."));
+        assert!(all.contains("What lies underneath; Taking time"));
+        assert!(all.contains("the first reply <b>&"));
+        assert!(!all.contains("too old to show"));
+        let first = all.find("the first reply").unwrap();
+        assert!(
+            first < all.find("the second reply").unwrap()
+                && all.find("the second reply").unwrap() < all.find("a later note").unwrap()
+        );
+    }
+
+    #[test]
+    fn one_reply_as_long_as_telegram_allows_is_shortened_to_fit_with_a_mark() {
+        let long = "🙂".repeat(MESSAGE_LIMIT / 2);
+        let texts = render_checked(&[entry("2026-03-07", 1, Some("buried-love-01"), &long)]);
+        let all = texts.join("\n");
+        assert!(all.contains("[…]"), "a shortened entry says so");
+        assert!(all.contains(&"🙂".repeat(500)));
+    }
+
+    #[test]
+    fn many_long_entries_are_split_across_messages_then_shortened_evenly() {
+        let entries: Vec<Entry> = (0..7)
+            .flat_map(|day| (0..3).map(move |n| (day, n)))
+            .map(|(day, n)| {
+                entry(
+                    &format!("2026-03-{:02}", 2 + day),
+                    day * 10 + n,
+                    None,
+                    &format!("{day}-{n} {}", "word ".repeat(700)),
+                )
+            })
+            .collect();
+        let texts = render_checked(&entries);
+        assert!(texts.len() > 1);
+        let all = texts.join("\n");
+        for (day, n) in (0..7).flat_map(|day| (0..3).map(move |n| (day, n))) {
+            assert!(
+                all.contains(&format!("{day}-{n} word")),
+                "entry {day}-{n} is missing"
+            );
+        }
+    }
+
+    #[test]
+    fn thousands_of_notes_show_the_first_of_each_day_and_count_the_rest() {
+        let entries: Vec<Entry> = (0..3000)
+            .map(|id| {
+                entry(
+                    &format!("2026-03-{:02}", 2 + id % 7),
+                    id,
+                    None,
+                    "a short note",
+                )
+            })
+            .collect();
+        let texts = render_checked(&entries);
+        let all = texts.join("\n");
+        assert!(
+            all.contains("more from this day"),
+            "{}",
+            &all[..all.len().min(500)]
+        );
+    }
 }
