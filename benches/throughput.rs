@@ -115,13 +115,13 @@ async fn main() {
         started.elapsed() / rounds
     );
 
-    // Everyone's question falls due at 09:00: the tick handles them in batches of 500.
+    // Everyone's question falls due at 09:00: the tick handles them in batches of 100.
     clock.set("2026-03-02T09:00:00Z".parse().unwrap());
     let flushes_before = service.store().flush_count();
     let started = Instant::now();
     let mut sent = 0;
     loop {
-        let batch = service.take_due(clock.now(), 500).await.unwrap();
+        let batch = service.take_due(clock.now(), 100).await.unwrap();
         if batch.is_empty() {
             break;
         }
