@@ -1,12 +1,18 @@
 //! A small typed API over sled. Every sled call in the program lives in this module, so the
 //! engine can be judged (crash tests) and replaced behind the same API.
 //!
-//! Trees and keys (all integers big-endian with the sign bit flipped, so byte order is numeric
-//! order and range scans come out sorted):
-//! - `profiles`: user id -> profile (JSON)
-//! - `entries`: user id, written-at seconds, message id -> entry (JSON, encrypted)
-//! - `due`: due-at seconds, user id -> nothing; one per user with a next question
-//! - `meta`: schema version, key check, polling offset
+//! Everything lives in one tree, under a one-byte prefix per kind of record, with integers
+//! big-endian and the sign bit flipped, so byte order is numeric order and range scans come out
+//! sorted:
+//! - `p` user id -> profile (JSON)
+//! - `e` user id, written-at seconds, message id -> entry (JSON, encrypted)
+//! - `d` due-at seconds, user id -> nothing; one per user with a next question
+//! - `m` name -> schema version, key check, polling offset
+//!
+//! One tree, because a batch on one tree is atomic, and so needs no sled transaction: sled's
+//! transactions take a process-wide lock that can deadlock against concurrent flushes, which a
+//! test running many stores at once reproduced. A change for one user (profile, its due entry,
+//! an entry) is one batch; the service never runs two changes for the same user at once.
 
 pub mod cipher;
 pub mod durability;
@@ -15,10 +21,7 @@ pub mod keyfile;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use sled::{
-    Transactional, Tree,
-    transaction::{ConflictableTransactionError, TransactionError},
-};
+use sled::{Batch, Tree};
 
 use self::{
     cipher::{Cipher, SecretKey},
@@ -30,10 +33,15 @@ use crate::core::model::{Entry, EntryKey, Profile, UserId};
 /// Bumped whenever the stored format changes, with a migration in [`Store::open`].
 pub const SCHEMA_VERSION: u32 = 1;
 
-const SCHEMA_KEY: &[u8] = b"schema_version";
-const KEY_CHECK: &[u8] = b"key_check";
+const PROFILE: u8 = b'p';
+const ENTRY: u8 = b'e';
+const DUE: u8 = b'd';
+
+// Meta records: the `m` prefix, then a name.
+const SCHEMA_KEY: &[u8] = b"mschema_version";
+const KEY_CHECK: &[u8] = b"mkey_check";
 const KEY_CHECK_PLAINTEXT: &[u8] = b"crossroads key check";
-const UPDATE_OFFSET: &[u8] = b"update_offset";
+const UPDATE_OFFSET: &[u8] = b"mupdate_offset";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -87,10 +95,7 @@ pub struct Change<'a> {
 
 pub struct Store {
     db: sled::Db,
-    profiles: Tree,
-    entries: Tree,
-    due: Tree,
-    meta: Tree,
+    tree: Tree,
     cipher: Cipher,
     durability: Durability,
     key_origin: KeyOrigin,
@@ -98,20 +103,10 @@ pub struct Store {
 
 impl Store {
     pub fn open(options: &StoreOptions) -> Result<Store> {
-        let db = sled::Config::new()
-            .path(&options.path)
-            .cache_capacity(options.cache_capacity_bytes)
-            .open()
-            .map_err(|error| StoreError::Open {
-                path: options.path.clone(),
-                error,
-            })?;
-        let meta = db.open_tree("meta")?;
-        let profiles = db.open_tree("profiles")?;
-        let entries = db.open_tree("entries")?;
-        let due = db.open_tree("due")?;
+        let db = open_when_free(options)?;
+        let tree = db.open_tree("crossroads")?;
 
-        if let Some(found) = meta.get(SCHEMA_KEY)? {
+        if let Some(found) = tree.get(SCHEMA_KEY)? {
             let found = u32::from_be_bytes(found.as_ref().try_into().unwrap_or([0xff; 4]));
             if found > SCHEMA_VERSION {
                 return Err(StoreError::NewerSchema {
@@ -121,8 +116,8 @@ impl Store {
             }
         }
 
-        let key_check = meta.get(KEY_CHECK)?;
-        let has_records = key_check.is_some() || !entries.is_empty();
+        let key_check = tree.get(KEY_CHECK)?;
+        let has_records = key_check.is_some() || tree.scan_prefix([ENTRY]).next().is_some();
         let (key, key_origin) =
             keyfile::resolve(&options.key_file, options.key_from_env.clone(), has_records)?;
         let cipher = Cipher::new(&key);
@@ -138,17 +133,14 @@ impl Store {
                 }
             }
             None => {
-                meta.insert(KEY_CHECK, cipher.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK))?;
+                tree.insert(KEY_CHECK, cipher.seal(KEY_CHECK_PLAINTEXT, KEY_CHECK))?;
             }
         }
-        meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+        tree.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
         db.flush()?;
         Ok(Store {
             db,
-            profiles,
-            entries,
-            due,
-            meta,
+            tree,
             cipher,
             durability: Durability::default(),
             key_origin,
@@ -170,15 +162,15 @@ impl Store {
     }
 
     pub fn profile(&self, user_id: UserId) -> Result<Option<Profile>> {
-        self.profiles
-            .get(ordered_i64(user_id))?
+        self.tree
+            .get(profile_key(user_id))?
             .map(|bytes| serde_json::from_slice(&bytes).map_err(StoreError::from))
             .transpose()
     }
 
     pub fn entry(&self, key: EntryKey) -> Result<Option<Entry>> {
         let stored_key = entry_key(key);
-        self.entries
+        self.tree
             .get(&stored_key)?
             .map(|sealed| self.unseal(&stored_key, &sealed))
             .transpose()
@@ -193,31 +185,24 @@ impl Store {
     ) -> Result<Vec<Entry>> {
         let start = entry_prefix(user_id, from.timestamp());
         let end = entry_prefix(user_id, to.timestamp());
-        self.entries
-            .range(start..end)
-            .map(|item| {
-                let (key, sealed) = item?;
-                self.unseal(&key, &sealed)
-            })
-            .collect()
+        self.unseal_all(self.tree.range(start..end))
     }
 
     pub fn all_entries(&self, user_id: UserId) -> Result<Vec<Entry>> {
-        self.entries
-            .scan_prefix(ordered_i64(user_id))
+        self.unseal_all(self.tree.scan_prefix(user_entries(user_id)))
+    }
+
+    pub fn count_entries(&self, user_id: UserId) -> Result<usize> {
+        Ok(self.tree.scan_prefix(user_entries(user_id)).keys().count())
+    }
+
+    fn unseal_all(&self, records: sled::Iter) -> Result<Vec<Entry>> {
+        records
             .map(|item| {
                 let (key, sealed) = item?;
                 self.unseal(&key, &sealed)
             })
             .collect()
-    }
-
-    pub fn count_entries(&self, user_id: UserId) -> Result<usize> {
-        Ok(self
-            .entries
-            .scan_prefix(ordered_i64(user_id))
-            .keys()
-            .count())
     }
 
     fn unseal(&self, key: &[u8], sealed: &[u8]) -> Result<Entry> {
@@ -225,67 +210,46 @@ impl Store {
     }
 
     /// Applies a change atomically: the profile, its due index entry and the entry land
-    /// together or not at all. Returns a ticket to wait on for durability.
+    /// together or not at all. Returns a ticket to wait on for durability. Changes for one user
+    /// must not run concurrently (the service holds a per-user lock), since the old due entry
+    /// is read before the batch; a stale one left by a race would be dropped by the scheduler.
     pub fn apply(&self, change: Change<'_>) -> Result<Ticket> {
-        let profile = change
-            .profile
-            .map(|profile| {
-                Ok::<_, StoreError>((
-                    ordered_i64(profile.user_id),
-                    serde_json::to_vec(profile)?,
-                    due_key_of(profile),
-                ))
-            })
-            .transpose()?;
-        let entry = change
-            .entry
-            .map(|entry| {
-                let key = entry_key(entry.key());
-                let sealed = self.cipher.seal(&serde_json::to_vec(entry)?, &key);
-                Ok::<_, StoreError>((key, sealed))
-            })
-            .transpose()?;
-        (&self.profiles, &self.entries, &self.due)
-            .transaction(|(profiles, entries, due)| {
-                if let Some((key, bytes, new_due)) = &profile {
-                    let previous = profiles.insert(key.as_slice(), bytes.as_slice())?;
-                    let old_due = previous.as_deref().and_then(stored_due_key);
-                    if old_due != *new_due {
-                        if let Some(old) = old_due {
-                            due.remove(old.as_slice())?;
-                        }
-                        if let Some(new) = new_due {
-                            due.insert(new.as_slice(), &[])?;
-                        }
-                    }
+        let mut batch = Batch::default();
+        if let Some(profile) = change.profile {
+            let key = profile_key(profile.user_id);
+            let old_due = self.tree.get(key)?.as_deref().and_then(stored_due_key);
+            let new_due = due_key_of(profile);
+            if old_due != new_due {
+                if let Some(old) = old_due {
+                    batch.remove(old);
                 }
-                if let Some((key, sealed)) = &entry {
-                    entries.insert(key.as_slice(), sealed.as_slice())?;
+                if let Some(new) = new_due {
+                    batch.insert(new, &[]);
                 }
-                Ok::<_, ConflictableTransactionError<StoreError>>(())
-            })
-            .map_err(flatten_transaction_error)?;
+            }
+            batch.insert(key.to_vec(), serde_json::to_vec(profile)?);
+        }
+        if let Some(entry) = change.entry {
+            let key = entry_key(entry.key());
+            let sealed = self.cipher.seal(&serde_json::to_vec(entry)?, &key);
+            batch.insert(key, sealed);
+        }
+        self.tree.apply_batch(batch)?;
         Ok(self.durability.ticket())
     }
 
-    /// Erases everything stored about a user: entries first, so an interrupted erase leaves a
-    /// profile that a repeated `/delete` finds and finishes.
+    /// Erases everything stored about a user, in one atomic batch: entries, profile and due entry.
     pub fn erase_user(&self, user_id: UserId) -> Result<Ticket> {
-        let mut batch = sled::Batch::default();
-        for key in self.entries.scan_prefix(ordered_i64(user_id)).keys() {
+        let mut batch = Batch::default();
+        for key in self.tree.scan_prefix(user_entries(user_id)).keys() {
             batch.remove(key?);
         }
-        self.entries.apply_batch(batch)?;
-        let key = ordered_i64(user_id);
-        (&self.profiles, &self.due)
-            .transaction(|(profiles, due)| {
-                let previous = profiles.remove(key.as_slice())?;
-                if let Some(old) = previous.as_deref().and_then(stored_due_key) {
-                    due.remove(old.as_slice())?;
-                }
-                Ok::<_, ConflictableTransactionError<StoreError>>(())
-            })
-            .map_err(flatten_transaction_error)?;
+        let key = profile_key(user_id);
+        if let Some(old) = self.tree.get(key)?.as_deref().and_then(stored_due_key) {
+            batch.remove(old);
+        }
+        batch.remove(key.to_vec());
+        self.tree.apply_batch(batch)?;
         Ok(self.durability.ticket())
     }
 
@@ -295,9 +259,13 @@ impl Store {
         now: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<(DateTime<Utc>, UserId)>> {
-        let end = ordered_i64(now.timestamp().saturating_add(1));
-        self.due
-            .range(..end.as_slice())
+        let end = [
+            vec![DUE],
+            ordered_i64(now.timestamp().saturating_add(1)).to_vec(),
+        ]
+        .concat();
+        self.tree
+            .range(vec![DUE]..end)
             .keys()
             .take(limit)
             .map(|key| Ok(decode_due_key(&key?)))
@@ -305,42 +273,53 @@ impl Store {
     }
 
     pub fn earliest_due(&self) -> Result<Option<DateTime<Utc>>> {
-        Ok(self.due.first()?.map(|(key, _)| decode_due_key(&key).0))
+        self.tree
+            .scan_prefix([DUE])
+            .keys()
+            .next()
+            .transpose()?
+            .map_or(Ok(None), |key| Ok(Some(decode_due_key(&key).0)))
     }
 
     /// Drops an index entry that no longer matches its profile.
     pub fn forget_due(&self, at: DateTime<Utc>, user_id: UserId) -> Result<()> {
-        self.due.remove(due_key(at.timestamp(), user_id))?;
+        self.tree.remove(due_key(at.timestamp(), user_id))?;
         Ok(())
     }
 
     /// Erases every entry written before `cutoff`, for every user. Returns how many.
     pub fn purge_entries_before(&self, cutoff: DateTime<Utc>) -> Result<(usize, Ticket)> {
         let cutoff = cutoff.timestamp();
-        let mut batch = sled::Batch::default();
+        let mut batch = Batch::default();
         let mut purged = 0;
-        for key in self.entries.iter().keys() {
+        for key in self.tree.scan_prefix([ENTRY]).keys() {
             let key = key?;
             if decode_entry_seconds(&key) < cutoff {
                 batch.remove(key);
                 purged += 1;
             }
         }
-        self.entries.apply_batch(batch)?;
+        self.tree.apply_batch(batch)?;
         Ok((purged, self.durability.ticket()))
     }
 
     /// Waits until the write behind `ticket` is on disk, sharing the flush with concurrent writers.
     pub async fn durable(&self, ticket: Ticket) -> Result<()> {
-        self.durability
-            .wait(ticket, || async { self.db.flush_async().await.map(|_| ()) })
-            .await?;
-        Ok(())
+        self.durability.wait(ticket, || self.flush()).await
     }
 
+    /// Flushes everything written so far. sled's own `flush_async` runs the flush on sled's
+    /// I/O thread pool, and flushes waiting there for buffers that only that pool can write
+    /// deadlock under load (sled issue #1308; reproduced here by many stores at once). A
+    /// blocking flush on one of tokio's blocking threads leaves sled's pool free.
     pub async fn flush(&self) -> Result<()> {
-        self.db.flush_async().await?;
-        Ok(())
+        let db = self.db.clone();
+        match tokio::task::spawn_blocking(move || db.flush()).await {
+            Ok(flushed) => flushed.map(|_| ()).map_err(StoreError::from),
+            Err(join) => Err(StoreError::Engine(sled::Error::ReportableBug(format!(
+                "the flush task failed: {join}"
+            )))),
+        }
     }
 
     pub fn flush_count(&self) -> u64 {
@@ -350,18 +329,18 @@ impl Store {
     /// The next Telegram update to ask for, saved once everything before it was handled.
     pub fn update_offset(&self) -> Result<Option<i32>> {
         Ok(self
-            .meta
+            .tree
             .get(UPDATE_OFFSET)?
             .and_then(|bytes| bytes.as_ref().try_into().ok().map(i32::from_be_bytes)))
     }
 
     pub fn set_update_offset(&self, offset: i32) -> Result<Ticket> {
-        self.meta.insert(UPDATE_OFFSET, &offset.to_be_bytes())?;
+        self.tree.insert(UPDATE_OFFSET, &offset.to_be_bytes())?;
         Ok(self.durability.ticket())
     }
 
     pub fn profile_count(&self) -> usize {
-        self.profiles.len()
+        self.tree.scan_prefix([PROFILE]).count()
     }
 
     /// Every stored key and value, tree by tree: for tests that prove an erase left nothing.
@@ -382,10 +361,30 @@ impl Store {
     }
 }
 
-fn flatten_transaction_error(error: TransactionError<StoreError>) -> StoreError {
-    match error {
-        TransactionError::Abort(error) => error,
-        TransactionError::Storage(error) => StoreError::Engine(error),
+/// Opens the database, waiting a moment if it is still locked: a process that is stopping (or
+/// a store just dropped) lets go of sled's file lock only once its last I/O has finished.
+fn open_when_free(options: &StoreOptions) -> Result<sled::Db> {
+    const ATTEMPTS: u32 = 40;
+    let config = sled::Config::new()
+        .path(&options.path)
+        .cache_capacity(options.cache_capacity_bytes);
+    let mut attempt = 1;
+    loop {
+        match config.open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(error))
+                if attempt < ATTEMPTS && error.to_string().contains("lock") =>
+            {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(error) => {
+                return Err(StoreError::Open {
+                    path: options.path.clone(),
+                    error,
+                });
+            }
+        }
     }
 }
 
@@ -404,8 +403,18 @@ fn ordered_i32(value: i32) -> [u8; 4] {
     ((value as u32) ^ (1 << 31)).to_be_bytes()
 }
 
+fn profile_key(user_id: UserId) -> [u8; 9] {
+    let mut key = [PROFILE; 9];
+    key[1..].copy_from_slice(&ordered_i64(user_id));
+    key
+}
+
+fn user_entries(user_id: UserId) -> Vec<u8> {
+    [&[ENTRY][..], &ordered_i64(user_id)].concat()
+}
+
 fn entry_prefix(user_id: UserId, seconds: i64) -> Vec<u8> {
-    [ordered_i64(user_id), ordered_i64(seconds)].concat()
+    [user_entries(user_id), ordered_i64(seconds).to_vec()].concat()
 }
 
 fn entry_key(key: EntryKey) -> Vec<u8> {
@@ -415,11 +424,11 @@ fn entry_key(key: EntryKey) -> Vec<u8> {
 }
 
 fn decode_entry_seconds(key: &[u8]) -> i64 {
-    from_ordered_i64(&key[8..16])
+    from_ordered_i64(&key[9..17])
 }
 
 fn due_key(seconds: i64, user_id: UserId) -> Vec<u8> {
-    [ordered_i64(seconds), ordered_i64(user_id)].concat()
+    [&[DUE][..], &ordered_i64(seconds), &ordered_i64(user_id)].concat()
 }
 
 fn due_key_of(profile: &Profile) -> Option<Vec<u8>> {
@@ -436,8 +445,8 @@ fn stored_due_key(profile_bytes: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn decode_due_key(key: &[u8]) -> (DateTime<Utc>, UserId) {
-    let at = DateTime::from_timestamp(from_ordered_i64(&key[..8]), 0).unwrap_or_default();
-    (at, from_ordered_i64(&key[8..16]))
+    let at = DateTime::from_timestamp(from_ordered_i64(&key[1..9]), 0).unwrap_or_default();
+    (at, from_ordered_i64(&key[9..17]))
 }
 
 #[cfg(test)]

@@ -551,6 +551,14 @@ mod tests {
     }
 
     #[test]
+    fn a_burst_of_group_messages_gets_one_goodbye() {
+        let groups = GroupsLeft::default();
+        assert!(groups.first_time(-500));
+        assert!(!groups.first_time(-500));
+        assert!(groups.first_time(-501));
+    }
+
+    #[test]
     fn a_group_message_is_never_read_as_a_users_words() {
         let update = update(json!({
             "update_id": 2,
