@@ -44,13 +44,27 @@ pub fn render(voice: &Voice<'_>, entries: &[Entry], today: NaiveDate) -> Vec<Htm
         return vec![voice.say(&words.recap_empty)];
     }
 
-    let mut opening = vec![header(voice, &days, &week)];
+    // Each day's entries, grouped once for the header and for every layout tried below.
+    let by_day: Vec<(NaiveDate, Vec<&Entry>)> = days
+        .iter()
+        .map(|day| {
+            (
+                *day,
+                week.iter()
+                    .copied()
+                    .filter(|entry| entry.local_date == *day)
+                    .collect(),
+            )
+        })
+        .collect();
+
+    let mut opening = vec![header(voice, &by_day)];
     opening.extend(themes(voice, &week));
     let footer = voice.say(&words.recap_footer);
 
     let lay_out = |limits: Limits| {
         let mut blocks = opening.clone();
-        blocks.extend(day_blocks(voice, &days, &week, limits));
+        blocks.extend(day_blocks(voice, &by_day, limits));
         blocks.push(footer.clone());
         pack(blocks)
     };
@@ -72,9 +86,9 @@ pub fn render(voice: &Voice<'_>, entries: &[Entry], today: NaiveDate) -> Vec<Htm
 
     // Too many entries: each day shows as many as fit, the same number for every day, found
     // by bisection so a week of thousands of notes costs a dozen layouts, not thousands.
-    let busiest_day = days
+    let busiest_day = by_day
         .iter()
-        .map(|day| week.iter().filter(|entry| entry.local_date == *day).count())
+        .map(|(_, entries)| entries.len())
         .max()
         .unwrap_or(1);
     let shortest = |per_day| Limits {
@@ -110,11 +124,11 @@ fn shortening_steps() -> impl Iterator<Item = usize> {
         .take_while(|cap| *cap > MIN_SHORTENED)
 }
 
-fn header(voice: &Voice<'_>, days: &[NaiveDate], week: &[&Entry]) -> Html {
+fn header(voice: &Voice<'_>, by_day: &[(NaiveDate, Vec<&Entry>)]) -> Html {
     let words = voice.words();
-    let labels: Vec<&str> = days
+    let labels: Vec<&str> = by_day
         .iter()
-        .map(|day| {
+        .map(|(day, _)| {
             words
                 .weekdays
                 .get(chrono::Datelike::weekday(day).num_days_from_monday() as usize)
@@ -127,29 +141,30 @@ fn header(voice: &Voice<'_>, days: &[NaiveDate], week: &[&Entry]) -> Html {
         .max()
         .unwrap_or(1)
         .max(1);
-    let cells: Vec<String> = days
+    let cells: Vec<String> = by_day
         .iter()
-        .map(|day| {
-            let cell = if week.iter().any(|entry| entry.local_date == *day) {
-                &words.recap_cell_written
-            } else {
+        .map(|(_, entries)| {
+            let cell = if entries.is_empty() {
                 &words.recap_cell_empty
+            } else {
+                &words.recap_cell_written
             };
             centre(cell, width)
         })
         .collect();
     let labels: Vec<String> = labels.iter().map(|label| centre(label, width)).collect();
-    let written = days
+    let written = by_day
         .iter()
-        .filter(|day| week.iter().any(|entry| entry.local_date == **day))
+        .filter(|(_, entries)| !entries.is_empty())
         .count();
+    let (first, last) = (by_day[0].0, by_day[by_day.len() - 1].0);
     words.recap_header.render(&[
-        ("from", &voice.date(days[0])),
-        ("to", &voice.date(days[days.len() - 1])),
+        ("from", &voice.date(first)),
+        ("to", &voice.date(last)),
         ("days", &Html::text(labels.join(" ").trim_end())),
         ("cells", &Html::text(cells.join(" ").trim_end())),
         ("written", &Html::text(&written.to_string())),
-        ("total", &Html::text(&days.len().to_string())),
+        ("total", &Html::text(&by_day.len().to_string())),
     ])
 }
 
@@ -180,28 +195,20 @@ fn themes(voice: &Voice<'_>, week: &[&Entry]) -> Option<Html> {
     })
 }
 
-fn day_blocks(voice: &Voice<'_>, days: &[NaiveDate], week: &[&Entry], limits: Limits) -> Vec<Html> {
+fn day_blocks(voice: &Voice<'_>, by_day: &[(NaiveDate, Vec<&Entry>)], limits: Limits) -> Vec<Html> {
     let words = voice.words();
     let mut blocks = Vec::new();
-    for day in days {
-        let entries: Vec<&&Entry> = week
-            .iter()
-            .filter(|entry| entry.local_date == *day)
-            .collect();
-        if entries.is_empty() {
-            continue;
-        }
-        let heading = words.recap_day.render(&[("date", &voice.date(*day))]);
+    for (day, entries) in by_day.iter().filter(|(_, entries)| !entries.is_empty()) {
+        let mut heading = words.recap_day.render(&[("date", &voice.date(*day))]);
+        heading.push(&Html::trusted("\n".to_owned()));
         let shown = limits.per_day.unwrap_or(entries.len()).min(entries.len());
         for (index, entry) in entries.iter().take(shown).enumerate() {
+            // The day's heading goes with its first entry, so a message never ends on a heading.
             let mut block = if index == 0 {
                 heading.clone()
             } else {
                 Html::default()
             };
-            if index == 0 {
-                block.push(&Html::trusted("\n".to_owned()));
-            }
             let room = MESSAGE_LIMIT - block.visible_len();
             block.push(&entry_block(voice, entry, limits.text_cap, room));
             blocks.push(block);
