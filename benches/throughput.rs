@@ -4,33 +4,23 @@
 
 use std::{sync::Arc, time::Instant};
 
-use chrono::{Duration, NaiveTime};
+use chrono::Duration;
 use crossroads::{
     clock::{Clock, ManualClock},
-    content::Catalog,
-    core::{
-        command::Command,
-        conversation::Incoming,
-        safety,
-        voice::{Contact, CrisisLine, Settings},
-    },
-    service::{Chat, Event, Service},
-    store::{Store, cipher::SecretKey},
+    service::Service,
 };
+use crossroads_core::{
+    command::Command,
+    event::{Chat, Event, Incoming},
+    fixtures, safety,
+    voice::Settings,
+};
+use crossroads_store::{SecretKey, Store};
 
 fn settings() -> Settings {
     Settings {
-        practice_name: "Boutique Psychotherapy".into(),
-        booking_url: "https://example.com/book".into(),
-        default_time: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
-        default_zone: "Europe/London".parse().unwrap(),
-        catch_up: Duration::hours(3),
-        emergency: "112".into(),
-        crisis_lines: vec![CrisisLine {
-            name: "Helpline".into(),
-            contact: Contact::Phone("116 123".into()),
-        }],
         retention_days: 365,
+        ..fixtures::settings()
     }
 }
 
@@ -38,7 +28,7 @@ fn service(dir: &std::path::Path, clock: &ManualClock) -> Arc<Service> {
     let store = Arc::new(Store::open_with_key(&dir.join("db"), &SecretKey::generate()).unwrap());
     Arc::new(Service::new(
         store,
-        Catalog::builtin().unwrap(),
+        fixtures::catalog(),
         settings(),
         Arc::new(clock.clone()),
     ))

@@ -9,12 +9,15 @@ use anyhow::Context as _;
 use teloxide::Bot;
 use tokio_util::sync::CancellationToken;
 
+use crossroads_core::content::{
+    COMMANDS_FILE, Catalog, MESSAGES_FILE, PROMPTS_FILE, Problem, Sources,
+};
+use crossroads_store::{KEY_ENV, KeyOrigin, Store, StoreOptions};
+
 use crate::{
     clock::{Clock, SystemClock},
     config::Config,
-    content::{Catalog, Problem},
     service::Service,
-    store::{Store, StoreOptions, keyfile::KEY_ENV, keyfile::KeyOrigin},
     telemetry,
     transport::{
         telegram::{self, TelegramOptions},
@@ -31,9 +34,41 @@ fn env(name: &str) -> Option<String> {
 
 pub fn load_catalog(config: &Config) -> Result<Catalog, Vec<Problem>> {
     match &config.content.dir {
-        Some(dir) => Catalog::load_dir(dir),
+        Some(dir) => load_dialogues(dir),
         None => Catalog::builtin(),
     }
+}
+
+/// Reads the three dialogue files of a practice's own `[content] dir`.
+fn load_dialogues(dir: &Path) -> Result<Catalog, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut read = |name: &'static str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|error| {
+            problems.push(Problem {
+                file: path.display().to_string(),
+                message: format!("cannot read it: {error}"),
+            });
+            String::new()
+        })
+    };
+    let sources = Sources {
+        prompts: (PROMPTS_FILE, read(PROMPTS_FILE)),
+        messages: (MESSAGES_FILE, read(MESSAGES_FILE)),
+        commands: (COMMANDS_FILE, read(COMMANDS_FILE)),
+    };
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    Catalog::from_sources(sources).map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|problem| Problem {
+                file: dir.join(&problem.file).display().to_string(),
+                ..problem
+            })
+            .collect()
+    })
 }
 
 fn catalog_or_error(config: &Config) -> anyhow::Result<Catalog> {

@@ -10,7 +10,7 @@ use std::{
 use chrono::NaiveTime;
 use serde::Deserialize;
 
-use crate::core::{
+use crossroads_core::{
     voice::{Contact, CrisisLine, Settings},
     zone::Zone,
 };
@@ -93,7 +93,7 @@ pub struct PracticeConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScheduleConfig {
-    #[serde(with = "crate::core::model::hh_mm")]
+    #[serde(with = "crossroads_core::model::hh_mm")]
     pub default_time: NaiveTime,
     pub default_timezone: Zone,
     #[serde(with = "humantime_serde")]

@@ -9,7 +9,7 @@ use std::{
     process::{Command, Stdio},
 };
 
-use crossroads::store::{Store, StoreOptions};
+use crossroads_store::{Store, StoreOptions};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_crossroads");
 const BOOKING_LINE: &str = "[ Book a consultation ]";

@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 
-use crossroads::core::safety::{Concern, assess};
+use crossroads_core::safety::{Concern, assess};
 
 fn path(file: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

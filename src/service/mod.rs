@@ -1,69 +1,27 @@
 //! Load state, let the core decide, persist durably, then hand back what to send.
 //!
 //! Transports (Telegram, the terminal chat) call [`Service::handle`] with events they converted;
-//! the scheduler calls [`Service::take_due`]. Neither sees sled or the core's internals.
+//! the scheduler calls [`Service::take_due`]. Neither sees sled or the core's internals: what
+//! they need of storage (the polling offset, a flush at shutdown, the terminal chat's message
+//! ids) is a method here.
 
 pub mod scheduler;
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use crossroads_core::{
+    content::Catalog,
+    conversation::{Conversation, EntrySpan, Loaded, Needs, Outcome, Turn},
+    event::{Chat, Event},
+    model::UserId,
+    reply::Outbound,
+    voice::{Settings, Voice},
+};
+use crossroads_store::{Change, Store, StoreError, Ticket};
 use tokio::sync::{Mutex, MutexGuard, Notify, watch};
 
-use crate::{
-    clock::Clock,
-    content::Catalog,
-    core::{
-        command::Command,
-        conversation::{Conversation, DeleteChoice, Incoming, Outcome},
-        model::UserId,
-        reply::Outbound,
-        safety,
-        voice::{Settings, Voice},
-    },
-    store::{Change, Store, StoreError, durability::Ticket},
-};
-
-/// Where a message came from. Only private chats are served; a group gets one line and a goodbye.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Chat {
-    Private(UserId),
-    Group,
-}
-
-/// Something a user did, already converted from the transport's terms.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// A command, and the message that carried it.
-    Command(Command, Incoming),
-    UnknownCommand(Incoming),
-    Text(Incoming),
-    Edited(Incoming),
-    /// A sticker, photo, voice message or anything else that is not text.
-    NonText,
-    ButtonPressed {
-        data: String,
-    },
-    /// Telegram reported that the user blocked the bot.
-    Blocked,
-    Unblocked,
-}
-
-impl Event {
-    /// A label for the log: what kind of thing happened, never what it said.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Event::Command(command, _) => command.name(),
-            Event::UnknownCommand(_) => "unknown_command",
-            Event::Text(_) => "text",
-            Event::Edited(_) => "edited_text",
-            Event::NonText => "non_text",
-            Event::ButtonPressed { .. } => "button",
-            Event::Blocked => "blocked",
-            Event::Unblocked => "unblocked",
-        }
-    }
-}
+use crate::clock::Clock;
 
 /// Per-user locks, sharded: an update and a scheduled question for the same user never
 /// interleave their read-decide-write, and the table never grows with the number of users.
@@ -103,6 +61,8 @@ impl Service {
         &self.catalog
     }
 
+    /// The store itself, for tests that inspect what was written.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
@@ -129,57 +89,49 @@ impl Service {
             Ok(outbound) => outbound,
             Err(error) => {
                 tracing::error!(event = kind, error = %cause_chain(&error), "could not handle an event");
-                vec![self.voice().plain(&self.catalog.messages.trouble)]
+                vec![self.trouble()]
             }
         }
     }
 
     async fn try_handle(&self, chat: Chat, event: Event) -> Result<Vec<Outbound>, StoreError> {
         let Chat::Private(user_id) = chat else {
-            // Nothing from a group is read or kept: one line, and the bot leaves.
             let conversation = Conversation::new(self.voice(), self.clock.now());
             return Ok(conversation.group_chat().outbound);
         };
         let _turn = self.lock(user_id).await;
         // The time is read under the lock, so a turn never acts on a moment before the last one.
         let conversation = Conversation::new(self.voice(), self.clock.now());
-        let profile = self.store.profile(user_id)?;
-        let outcome = match as_crisis_text(event) {
-            Event::Command(Command::Recap, _) => {
-                let (from, to) = conversation.recap_window();
-                let entries = self.store.entries_between(user_id, from, to)?;
-                conversation.recap(profile.as_ref(), &entries)
-            }
-            Event::Command(Command::Export, _) => {
-                let entries = self.store.all_entries(user_id)?;
-                conversation.export(profile.as_ref(), &entries)
-            }
-            Event::Command(Command::Delete, _) => {
-                let count = self.store.count_entries(user_id)?;
-                conversation.ask_to_delete(profile, count)
-            }
-            Event::Command(command, _) => conversation.command(user_id, profile, command),
-            Event::UnknownCommand(_) => conversation.unknown_command(),
-            Event::Text(incoming) => {
-                let kept = self.store.entry(incoming.key(user_id))?;
-                let concern = safety::assess(&incoming.text);
-                conversation.text(user_id, profile, incoming, kept, concern)
-            }
-            Event::Edited(incoming) => {
-                let kept = self.store.entry(incoming.key(user_id))?;
-                let concern = safety::assess(&incoming.text);
-                conversation.edited(incoming, kept, concern)
-            }
-            Event::NonText => conversation.non_text(),
-            Event::ButtonPressed { data } => match DeleteChoice::decode(&data) {
-                Some(choice) => conversation.delete_choice(profile, choice),
-                None => conversation.stale_button(),
-            },
-            Event::Blocked => conversation.unreachable(profile),
-            Event::Unblocked => conversation.reachable_again(profile),
-        };
+        let turn = conversation.read(user_id, event);
+        let loaded = self.load(&turn, turn.needs(&conversation))?;
+        let outcome = conversation.decide(turn, loaded);
         self.persist(user_id, &outcome).await?;
         Ok(outcome.outbound)
+    }
+
+    /// Loads what the core said a turn needs, and nothing else.
+    fn load(&self, turn: &Turn, needs: Needs) -> Result<Loaded, StoreError> {
+        let user_id = turn.user_id();
+        Ok(Loaded {
+            profile: self.store.profile(user_id)?,
+            entries: match needs.entries {
+                Some(EntrySpan::Between(from, to)) => {
+                    self.store.entries_between(user_id, from, to)?
+                }
+                Some(EntrySpan::All) => self.store.all_entries(user_id)?,
+                None => Vec::new(),
+            },
+            entry_count: if needs.entry_count {
+                self.store.count_entries(user_id)?
+            } else {
+                0
+            },
+            kept: needs
+                .kept
+                .map(|key| self.store.entry(key))
+                .transpose()?
+                .flatten(),
+        })
     }
 
     /// Writes the outcome and waits until it is on disk: nothing is acknowledged before that.
@@ -245,32 +197,19 @@ impl Service {
 
     /// The kind line for when something went wrong on our side.
     pub fn trouble(&self) -> Outbound {
-        self.voice().plain(&self.catalog.messages.trouble)
+        Conversation::new(self.voice(), self.clock.now()).trouble()
     }
 
-    /// A question taken at `asked_at` could not be delivered. It still counts as the day's (a
-    /// question is never sent twice), but it is no longer open, so the user's next words are
-    /// kept as a note rather than as the answer to a question they never saw.
+    /// A question taken at `asked_at` could not be delivered: it is closed, so the user's next
+    /// words are not kept as the answer to a question they never saw.
     pub async fn question_not_delivered(&self, user_id: UserId, asked_at: DateTime<Utc>) {
         let _turn = self.lock(user_id).await;
         let closed = match self.store.profile(user_id) {
-            Ok(Some(mut profile))
-                if profile
-                    .open_prompt
-                    .as_ref()
-                    .is_some_and(|open| open.sent_at == asked_at) =>
-            {
-                profile.open_prompt = None;
-                self.persist(
-                    user_id,
-                    &Outcome {
-                        profile: Some(profile),
-                        ..Outcome::default()
-                    },
-                )
-                .await
+            Ok(profile) => {
+                let outcome = Conversation::new(self.voice(), self.clock.now())
+                    .not_delivered(profile, asked_at);
+                self.persist(user_id, &outcome).await
             }
-            Ok(_) => Ok(()),
             Err(error) => Err(error),
         };
         if let Err(error) = closed {
@@ -326,18 +265,33 @@ impl Service {
         self.store.durable(ticket).await?;
         Ok(purged)
     }
-}
 
-/// A crisis answer comes before any other flow: a command whose text sounds like a crisis
-/// ("/time I can't go on") is answered as what it is, and its words are kept like any others.
-fn as_crisis_text(event: Event) -> Event {
-    match event {
-        Event::Command(_, message) | Event::UnknownCommand(message)
-            if safety::assess(&message.text) == safety::Concern::Crisis =>
-        {
-            Event::Text(message)
-        }
-        other => other,
+    /// The next Telegram update to ask for, as saved.
+    pub fn update_offset(&self) -> Result<Option<i32>, StoreError> {
+        self.store.update_offset()
+    }
+
+    /// Saves the polling offset and waits until it is on disk: only then may Telegram be told
+    /// to forget the updates below it.
+    pub async fn save_update_offset(&self, offset: i32) -> Result<(), StoreError> {
+        let ticket = self.store.set_update_offset(offset)?;
+        self.store.durable(ticket).await
+    }
+
+    /// Makes everything written so far durable: the last step of a clean stop.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.store.flush().await
+    }
+
+    /// The highest message id kept for a user: the terminal chat numbers its messages on from
+    /// it, since an entry is keyed by its message.
+    pub fn highest_message_id(&self, user_id: UserId) -> Result<Option<i32>, StoreError> {
+        Ok(self
+            .store
+            .all_entries(user_id)?
+            .iter()
+            .map(|entry| entry.message_id)
+            .max())
     }
 }
 

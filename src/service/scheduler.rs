@@ -11,7 +11,7 @@ use futures::{FutureExt as _, StreamExt, future::BoxFuture};
 use tokio_util::sync::CancellationToken;
 
 use super::{Service, cause_chain};
-use crate::core::{model::UserId, reply::Outbound};
+use crossroads_core::{model::UserId, reply::Outbound};
 
 /// How a delivery went, in the terms the scheduler acts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,35 +8,20 @@ use std::sync::{
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 
-use super::*;
-use crate::{
-    clock::ManualClock,
-    core::{
-        reply::{Button, Message},
-        voice::{Contact, CrisisLine},
-        zone::Zone,
-    },
-    store::cipher::SecretKey,
+use crossroads_core::{
+    command::Command,
+    event::Incoming,
+    fixtures,
+    reply::{Button, Message},
+    zone::Zone,
 };
+use crossroads_store::SecretKey;
+
+use super::*;
+use crate::clock::ManualClock;
 
 const ANN: UserId = 1001;
 const BEN: UserId = 1002;
-
-fn settings() -> Settings {
-    Settings {
-        practice_name: "Boutique & Co".into(),
-        booking_url: "https://example.com/book".into(),
-        default_time: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
-        default_zone: "Europe/London".parse().unwrap(),
-        catch_up: Duration::hours(3),
-        emergency: "112".into(),
-        crisis_lines: vec![CrisisLine {
-            name: "Helpline".into(),
-            contact: Contact::Phone("116 123".into()),
-        }],
-        retention_days: 30,
-    }
-}
 
 struct Harness {
     dir: tempfile::TempDir,
@@ -66,7 +51,7 @@ impl Harness {
         Arc::new(Service::new(
             store,
             Catalog::builtin().unwrap(),
-            settings(),
+            fixtures::settings(),
             Arc::new(clock.clone()),
         ))
     }
@@ -167,11 +152,11 @@ impl Harness {
         sent
     }
 
-    fn entries(&self, user: UserId) -> Vec<crate::core::model::Entry> {
+    fn entries(&self, user: UserId) -> Vec<crossroads_core::model::Entry> {
         self.service.store().all_entries(user).unwrap()
     }
 
-    fn profile(&self, user: UserId) -> Option<crate::core::model::Profile> {
+    fn profile(&self, user: UserId) -> Option<crossroads_core::model::Profile> {
         self.service.store().profile(user).unwrap()
     }
 }
@@ -187,7 +172,7 @@ fn messages(outbound: Vec<Outbound>) -> Vec<Message> {
 }
 
 fn text(message: &Message) -> String {
-    crate::core::markup::visible_text(message.html.as_str())
+    crossroads_core::markup::visible_text(message.html.as_str())
         .expect("every message must be valid Telegram HTML")
 }
 

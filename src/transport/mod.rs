@@ -1,7 +1,6 @@
 //! The edges: Telegram, and the terminal chat. Both only convert between their world and the
-//! service's events and replies.
+//! core's events and replies; neither sees the store.
 
-pub mod commands;
-pub mod polling;
+mod polling;
 pub mod telegram;
 pub mod terminal;

@@ -27,17 +27,17 @@ use teloxide::{
 use tokio::sync::Notify;
 
 use super::telegram::{Api, describe_error};
-use crate::{service::cause_chain, store::Store};
+use crate::service::{Service, cause_chain};
 
 /// Updates handed to the dispatcher and not yet handled.
 #[derive(Default)]
-pub struct InFlight {
+pub(crate) struct InFlight {
     count: AtomicUsize,
     idle: Notify,
 }
 
 /// Marks one update handled when dropped, whatever path the handler took.
-pub struct Handled(Arc<InFlight>);
+pub(crate) struct Handled(Arc<InFlight>);
 
 impl Drop for Handled {
     fn drop(&mut self) {
@@ -53,7 +53,7 @@ impl InFlight {
     }
 
     /// Taken by the handler at its start; the update counts as handled when it is dropped.
-    pub fn handling(self: &Arc<Self>) -> Handled {
+    pub(crate) fn handling(self: &Arc<Self>) -> Handled {
         Handled(Arc::clone(self))
     }
 
@@ -71,7 +71,7 @@ impl InFlight {
 }
 
 /// What the bot listens to; everything else Telegram never sends.
-pub const ALLOWED_UPDATES: [AllowedUpdate; 4] = [
+pub(crate) const ALLOWED_UPDATES: [AllowedUpdate; 4] = [
     AllowedUpdate::Message,
     AllowedUpdate::EditedMessage,
     AllowedUpdate::CallbackQuery,
@@ -89,7 +89,7 @@ fn backoff(failures: u32) -> Duration {
 
 struct Polling {
     api: Api,
-    store: Arc<Store>,
+    service: Arc<Service>,
     in_flight: Arc<InFlight>,
     next_offset: Arc<AtomicI32>,
     saved_offset: Option<i32>,
@@ -101,23 +101,23 @@ struct Polling {
 
 /// How to stop the listener, and the offset it reached: every update below it was handed out,
 /// so once the dispatcher has finished them it is safe to save.
-pub struct Control {
-    pub stop: StopToken,
-    pub next_offset: Arc<AtomicI32>,
+pub(crate) struct Control {
+    pub(crate) stop: StopToken,
+    pub(crate) next_offset: Arc<AtomicI32>,
 }
 
-pub fn listener(
+pub(crate) fn listener(
     api: Api,
-    store: Arc<Store>,
+    service: Arc<Service>,
     in_flight: Arc<InFlight>,
     timeout_secs: u32,
-) -> Result<(impl UpdateListener<Err = Infallible> + Send, Control), crate::store::StoreError> {
-    let start = store.update_offset()?.unwrap_or(0);
+) -> Result<(impl UpdateListener<Err = Infallible> + Send, Control), crossroads_store::StoreError> {
+    let start = service.update_offset()?.unwrap_or(0);
     let next_offset = Arc::new(AtomicI32::new(start));
     let (stop, flag) = mk_stop_token();
     let polling = Polling {
         api,
-        store,
+        service,
         in_flight,
         next_offset: Arc::clone(&next_offset),
         saved_offset: Some(start),
@@ -224,11 +224,7 @@ impl Polling {
         if self.saved_offset == Some(offset) {
             return;
         }
-        let saved = match self.store.set_update_offset(offset) {
-            Ok(ticket) => self.store.durable(ticket).await,
-            Err(error) => Err(error),
-        };
-        match saved {
+        match self.service.save_update_offset(offset).await {
             Ok(()) => self.saved_offset = Some(offset),
             Err(error) => {
                 tracing::error!(error = %cause_chain(&error), "cannot save the update offset")

@@ -21,29 +21,25 @@ use teloxide::{
         BotCommand, ChatMemberUpdated, InlineKeyboardButton, InlineKeyboardMarkup, InputFile,
         LinkPreviewOptions, Me, MessageId, ParseMode, UpdateKind,
     },
-    utils::command::BotCommands,
 };
 use tokio_util::{sync::CancellationToken, task::AbortOnDropHandle};
 
-use super::{
-    commands::{TelegramCommand, event_from_text, looks_like_command},
-    polling::{self, InFlight},
+use crossroads_core::{
+    command::{Command, looks_like_command},
+    event::{Chat, Event, Incoming},
+    model::UserId,
+    reply::{Button, Outbound},
 };
-use crate::{
-    core::{
-        conversation::Incoming,
-        model::UserId,
-        reply::{Button, Outbound},
-    },
-    service::{
-        Chat, Event, Service, cause_chain,
-        scheduler::{self, Delivery, Outbox},
-    },
+
+use super::polling::{self, InFlight};
+use crate::service::{
+    Service, cause_chain,
+    scheduler::{self, Delivery, Outbox},
 };
 
 /// Every request goes through Throttle, which keeps to Telegram's flood limits and waits out
 /// a 429 for us.
-pub type Api = Throttle<Bot>;
+pub(crate) type Api = Throttle<Bot>;
 
 #[derive(Clone, Debug)]
 pub struct TelegramOptions {
@@ -103,7 +99,7 @@ pub async fn serve(
     let in_flight = Arc::new(InFlight::default());
     let (listener, control) = polling::listener(
         api.clone(),
-        Arc::clone(service.store()),
+        Arc::clone(&service),
         Arc::clone(&in_flight),
         options.polling_timeout_secs,
     )
@@ -148,12 +144,11 @@ pub async fn serve(
     shutdown.cancel();
     stopper.abort();
     let scheduled = scheduler.await;
-    let store = service.store();
     let offset = control.next_offset.load(Ordering::SeqCst);
-    if let Err(error) = store.set_update_offset(offset) {
+    if let Err(error) = service.save_update_offset(offset).await {
         tracing::error!(error = %cause_chain(&error), "cannot save the update offset");
     }
-    store
+    service
         .flush()
         .await
         .context("cannot flush the database at shutdown")?;
@@ -172,17 +167,12 @@ pub async fn serve(
 /// The command menu, with descriptions from the dialogues.
 async fn register_commands(api: &Api, service: &Service) {
     let catalog = service.catalog();
-    let commands: Vec<BotCommand> = TelegramCommand::bot_commands()
-        .into_iter()
-        .map(|command| {
-            let name = command.command.trim_start_matches('/').to_owned();
-            let description = catalog
-                .commands
-                .iter()
-                .find(|help| help.name == name)
-                .map_or(command.description, |help| help.description.clone());
-            BotCommand::new(name, description)
-        })
+    // The catalog only loads if it describes exactly the commands the core declares.
+    let commands: Vec<BotCommand> = catalog
+        .commands
+        .iter()
+        .filter(|help| Command::NAMES.contains(&help.name.as_str()))
+        .map(|help| BotCommand::new(help.name.clone(), help.description.clone()))
         .collect();
     if let Err(error) = api.set_my_commands(commands).await {
         tracing::warn!(error = %describe_error(&error), "cannot register the command menu; commands still work");
@@ -259,7 +249,7 @@ fn convert(update: &Update, me: &Me) -> Option<Converted> {
                 });
             }
             let event = match message.text() {
-                Some(text) => event_from_text(text, me.username(), message.id.0, message.date),
+                Some(text) => Event::from_text(text, me.username(), message.id.0, message.date),
                 None => Event::NonText,
             };
             Some(Converted {
@@ -362,7 +352,7 @@ async fn finish_callback(
 }
 
 /// Sends replies in order. Stops at the first failure: later lines would read out of context.
-pub async fn deliver(api: &Api, chat_id: i64, outbound: Vec<Outbound>) -> Delivery {
+async fn deliver(api: &Api, chat_id: i64, outbound: Vec<Outbound>) -> Delivery {
     for item in outbound {
         let sent = match item {
             Outbound::Message(message) => {
@@ -464,7 +454,7 @@ fn keyboard(buttons: &[Button]) -> Option<InlineKeyboardMarkup> {
 
 /// A description of a request error that is safe to log: never the token (teloxide strips it
 /// from network errors) and never a response body, which can hold what a user wrote.
-pub fn describe_error(error: &RequestError) -> String {
+pub(crate) fn describe_error(error: &RequestError) -> String {
     match error {
         RequestError::Api(api) => format!("Telegram refused: {api}"),
         RequestError::MigrateToChatId(_) => "the group moved to a supergroup".to_owned(),

@@ -17,17 +17,16 @@ use futures::{FutureExt as _, future::BoxFuture};
 use tokio::io::{AsyncBufReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio_util::sync::CancellationToken;
 
-use super::commands::event_from_text;
-use crate::{
-    core::{
-        markup::visible_text,
-        model::UserId,
-        reply::{Button, Outbound},
-    },
-    service::{
-        Chat, Event, Service,
-        scheduler::{self, Delivery, Outbox},
-    },
+use crossroads_core::{
+    event::{Chat, Event},
+    markup::visible_text,
+    model::UserId,
+    reply::{Button, Outbound},
+};
+
+use crate::service::{
+    Service,
+    scheduler::{self, Delivery, Outbox},
 };
 
 /// The one person using a terminal chat.
@@ -160,12 +159,7 @@ where
 
     // Entries are keyed by message, so ids must not repeat across runs of the chat: carry on
     // from the highest one kept.
-    let highest_kept = service
-        .store()
-        .all_entries(LOCAL_USER)?
-        .iter()
-        .map(|entry| entry.message_id)
-        .max();
+    let highest_kept = service.highest_message_id(LOCAL_USER)?;
     let message_ids = AtomicI32::new(highest_kept.unwrap_or(0).saturating_add(1));
     let mut lines = BufReader::new(input).lines();
     loop {
@@ -182,7 +176,7 @@ where
             Some(data) => Event::ButtonPressed { data },
             None => {
                 let id = message_ids.fetch_add(1, Ordering::SeqCst);
-                event_from_text(typed, BOT_NAME, id, service.clock().now())
+                Event::from_text(typed, BOT_NAME, id, service.clock().now())
             }
         };
         // As on Telegram, a bug must cost one answer, not the whole chat.
@@ -194,6 +188,6 @@ where
     }
     shutdown.cancel();
     scheduler.await??;
-    service.store().flush().await?;
+    service.flush().await?;
     Ok(())
 }

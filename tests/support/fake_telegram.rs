@@ -23,7 +23,7 @@ use axum::extract::{self, DefaultBodyLimit, FromRequest, Multipart, Path, Reques
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::any;
-use crossroads::core::markup::{utf16_len, visible_text};
+use crossroads_core::markup::{utf16_len, visible_text};
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;

@@ -4,7 +4,11 @@
 //! The parser is deliberately stricter than Telegram on one point: a bare `>` or a bare `&` is an
 //! error here, because in our output either one means something was not escaped.
 
+mod template;
+
 use std::fmt;
+
+pub use self::template::{Template, TemplateError};
 
 /// Telegram's limit for a message text, counted in UTF-16 code units after entity parsing.
 pub const MESSAGE_LIMIT: usize = 4096;
@@ -12,8 +16,9 @@ pub const MESSAGE_LIMIT: usize = 4096;
 /// Telegram's limit for a document caption, counted like [`MESSAGE_LIMIT`].
 pub const CAPTION_LIMIT: usize = 1024;
 
-/// Text in Telegram HTML: either written by us (templates) or escaped from someone's words.
-/// Keeping the two apart in the type makes an unescaped quote of the user a compile error.
+/// Text in Telegram HTML: either written by the practice (templates from the catalog, validated
+/// when it loads) or escaped from someone's words. The field is private to this module, and no
+/// constructor takes raw markup, so an unescaped quote of the user is a compile error.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Html(String);
 
@@ -23,9 +28,9 @@ impl Html {
         Html(escape(text))
     }
 
-    /// Markup we wrote ourselves and have validated, such as a rendered template.
-    pub fn trusted(markup: String) -> Html {
-        Html(markup)
+    /// A link whose address and label are shown literally.
+    pub fn link(url: &str, label: &str) -> Html {
+        Html(format!("<a href=\"{}\">{}</a>", escape(url), escape(label)))
     }
 
     pub fn as_str(&self) -> &str {
@@ -40,10 +45,14 @@ impl Html {
         self.0.push_str(&other.0);
     }
 
-    /// Joins pieces with a separator that is itself markup.
-    pub fn join(pieces: impl IntoIterator<Item = Html>, separator: &str) -> Html {
+    /// Joins pieces with a separator, itself escaped text or markup.
+    pub fn join(pieces: impl IntoIterator<Item = Html>, separator: &Html) -> Html {
         let parts: Vec<String> = pieces.into_iter().map(Html::into_string).collect();
-        Html(parts.join(separator))
+        Html(parts.join(&separator.0))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 
     /// Visible length as Telegram counts it; our own markup always parses.

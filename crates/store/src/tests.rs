@@ -1,7 +1,9 @@
 use chrono::{Duration, NaiveTime};
 
+use std::path::Path;
+
 use super::*;
-use crate::core::{schedule::Due, zone::Zone};
+use crossroads_core::{schedule::Due, zone::Zone};
 
 fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()

@@ -1,3 +1,5 @@
+#![warn(unreachable_pub)]
+
 //! A small typed API over sled. Every sled call in the program lives in this module, so the
 //! engine can be judged (crash tests) and replaced behind the same API.
 //!
@@ -14,21 +16,22 @@
 //! test running many stores at once reproduced. A change for one user (profile, its due entry,
 //! an entry) is one batch; the service never runs two changes for the same user at once.
 
-pub mod cipher;
-pub mod durability;
-pub mod keyfile;
+mod cipher;
+mod durability;
+mod keyfile;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use sled::{Batch, Tree};
 
-use self::{
-    cipher::{Cipher, SecretKey},
-    durability::{Durability, Ticket},
-    keyfile::{KeyError, KeyOrigin},
+use self::{cipher::Cipher, durability::Durability};
+pub use self::{
+    cipher::{OpenError, SecretKey},
+    durability::Ticket,
+    keyfile::{KEY_ENV, KeyError, KeyOrigin},
 };
-use crate::core::model::{Entry, EntryKey, Profile, UserId};
+use crossroads_core::model::{Entry, EntryKey, Profile, UserId};
 
 /// Bumped whenever the stored format changes, with a migration in [`Store::open`].
 pub const SCHEMA_VERSION: u32 = 1;
@@ -50,7 +53,7 @@ pub enum StoreError {
     #[error("a stored record is not in the expected format: {0}")]
     Format(#[from] serde_json::Error),
     #[error(transparent)]
-    Decrypt(#[from] cipher::OpenError),
+    Decrypt(#[from] OpenError),
     #[error(transparent)]
     Key(#[from] KeyError),
     #[error(
@@ -79,6 +82,7 @@ pub struct StoreOptions {
 }
 
 /// A key and value exactly as stored, and the tree holding them.
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Debug, Clone)]
 pub struct RawRecord {
     pub tree: String,
@@ -147,8 +151,9 @@ impl Store {
         })
     }
 
-    /// For tests and tools that hold a key already.
-    pub fn open_with_key(path: &Path, key: &SecretKey) -> Result<Store> {
+    /// For tests that hold a key already.
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn open_with_key(path: &std::path::Path, key: &SecretKey) -> Result<Store> {
         Store::open(&StoreOptions {
             path: path.to_owned(),
             key_file: path.join("unused.key"),
@@ -339,11 +344,13 @@ impl Store {
         Ok(self.durability.ticket())
     }
 
+    #[cfg(any(test, feature = "test-support"))]
     pub fn profile_count(&self) -> usize {
         self.tree.scan_prefix([PROFILE]).count()
     }
 
     /// Every stored key and value, tree by tree: for tests that prove an erase left nothing.
+    #[cfg(any(test, feature = "test-support"))]
     pub fn raw_dump(&self) -> Result<Vec<RawRecord>> {
         let mut all = Vec::new();
         for name in self.db.tree_names() {
@@ -389,7 +396,7 @@ fn open_when_free(options: &StoreOptions) -> Result<sled::Db> {
 }
 
 /// Big-endian with the sign bit flipped: byte order equals numeric order, negatives included.
-pub fn ordered_i64(value: i64) -> [u8; 8] {
+pub(crate) fn ordered_i64(value: i64) -> [u8; 8] {
     ((value as u64) ^ (1 << 63)).to_be_bytes()
 }
 

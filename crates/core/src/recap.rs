@@ -4,13 +4,41 @@
 //! evenly, and when there are too many entries even for that, a day shows its first few and says
 //! how many more it has. Every day with words always appears.
 
-use chrono::{Duration, NaiveDate};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 
-use super::{
+use crate::{
+    content::args,
+    conversation::{Conversation, EntrySpan, Outcome},
     markup::{Html, MESSAGE_LIMIT, truncate_utf16, utf16_len},
-    model::Entry,
+    model::{Entry, Profile},
+    reply::Outbound,
     voice::Voice,
 };
+
+impl Conversation<'_> {
+    /// The span of instants that holds every entry a recap can show, with a day to spare for
+    /// entries whose local date was counted in an earlier timezone.
+    pub(crate) fn recap_window(&self) -> EntrySpan {
+        let (from, to): (DateTime<Utc>, DateTime<Utc>) = (
+            self.now - Duration::days(DAYS + 1),
+            self.now + Duration::seconds(1),
+        );
+        EntrySpan::Between(from, to)
+    }
+
+    /// `/recap`: never creates a profile, and always ends with the booking button.
+    pub(crate) fn recap(&self, profile: Option<&Profile>, entries: &[Entry]) -> Outcome {
+        let zone = profile.map_or(self.voice.settings.default_zone, |profile| profile.zone);
+        let mut messages = render(&self.voice, entries, zone.local_date(self.now));
+        let last = messages.pop().unwrap_or_default();
+        let mut outbound: Vec<Outbound> = messages.into_iter().map(Outbound::text).collect();
+        outbound.push(self.voice.with_booking(last));
+        Outcome {
+            outbound,
+            ..Outcome::default()
+        }
+    }
+}
 
 /// How many days a recap covers, today included.
 pub const DAYS: i64 = 7;
@@ -41,7 +69,7 @@ pub fn render(voice: &Voice<'_>, entries: &[Entry], today: NaiveDate) -> Vec<Htm
         .collect();
     week.sort_by_key(|entry| (entry.written_at, entry.message_id));
     if week.is_empty() {
-        return vec![voice.say(&words.recap_empty)];
+        return vec![words.recap_empty()];
     }
 
     // Each day's entries, grouped once for the header and for every layout tried below.
@@ -60,7 +88,9 @@ pub fn render(voice: &Voice<'_>, entries: &[Entry], today: NaiveDate) -> Vec<Htm
 
     let mut opening = vec![header(voice, &by_day)];
     opening.extend(themes(voice, &week));
-    let footer = voice.say(&words.recap_footer);
+    let footer = words.recap_footer(args::RecapFooter {
+        practice: voice.practice(),
+    });
 
     let lay_out = |limits: Limits| {
         let mut blocks = opening.clone();
@@ -128,12 +158,7 @@ fn header(voice: &Voice<'_>, by_day: &[(NaiveDate, Vec<&Entry>)]) -> Html {
     let words = voice.words();
     let labels: Vec<&str> = by_day
         .iter()
-        .map(|(day, _)| {
-            words
-                .weekdays
-                .get(chrono::Datelike::weekday(day).num_days_from_monday() as usize)
-                .map_or("", String::as_str)
-        })
+        .map(|(day, _)| voice.weekday_name(*day))
         .collect();
     let width = labels
         .iter()
@@ -145,9 +170,9 @@ fn header(voice: &Voice<'_>, by_day: &[(NaiveDate, Vec<&Entry>)]) -> Html {
         .iter()
         .map(|(_, entries)| {
             let cell = if entries.is_empty() {
-                &words.recap_cell_empty
+                words.recap_cell_empty()
             } else {
-                &words.recap_cell_written
+                words.recap_cell_written()
             };
             centre(cell, width)
         })
@@ -158,14 +183,14 @@ fn header(voice: &Voice<'_>, by_day: &[(NaiveDate, Vec<&Entry>)]) -> Html {
         .filter(|(_, entries)| !entries.is_empty())
         .count();
     let (first, last) = (by_day[0].0, by_day[by_day.len() - 1].0);
-    words.recap_header.render(&[
-        ("from", &voice.date(first)),
-        ("to", &voice.date(last)),
-        ("days", &Html::text(labels.join(" ").trim_end())),
-        ("cells", &Html::text(cells.join(" ").trim_end())),
-        ("written", &Html::text(&written.to_string())),
-        ("total", &Html::text(&by_day.len().to_string())),
-    ])
+    words.recap_header(args::RecapHeader {
+        from: voice.date(first),
+        to: voice.date(last),
+        days: Html::text(labels.join(" ").trim_end()),
+        cells: Html::text(cells.join(" ").trim_end()),
+        written: Voice::count(written),
+        total: Voice::count(by_day.len()),
+    })
 }
 
 fn centre(text: &str, width: usize) -> String {
@@ -188,10 +213,9 @@ fn themes(voice: &Voice<'_>, week: &[&Entry]) -> Option<Html> {
         }
     }
     (!titles.is_empty()).then(|| {
-        voice
-            .words()
-            .recap_themes
-            .render(&[("themes", &Html::text(&titles.join("; ")))])
+        voice.words().recap_themes(args::RecapThemes {
+            themes: Html::text(&titles.join("; ")),
+        })
     })
 }
 
@@ -199,8 +223,10 @@ fn day_blocks(voice: &Voice<'_>, by_day: &[(NaiveDate, Vec<&Entry>)], limits: Li
     let words = voice.words();
     let mut blocks = Vec::new();
     for (day, entries) in by_day.iter().filter(|(_, entries)| !entries.is_empty()) {
-        let mut heading = words.recap_day.render(&[("date", &voice.date(*day))]);
-        heading.push(&Html::trusted("\n".to_owned()));
+        let mut heading = words.recap_day(args::RecapDay {
+            date: voice.date(*day),
+        });
+        heading.push(&Html::text("\n"));
         let shown = limits.per_day.unwrap_or(entries.len()).min(entries.len());
         for (index, entry) in entries.iter().take(shown).enumerate() {
             // The day's heading goes with its first entry, so a message never ends on a heading.
@@ -214,8 +240,9 @@ fn day_blocks(voice: &Voice<'_>, by_day: &[(NaiveDate, Vec<&Entry>)], limits: Li
             blocks.push(block);
         }
         if shown < entries.len() {
-            let count = Html::text(&(entries.len() - shown).to_string());
-            blocks.push(words.recap_more.render(&[("count", &count)]));
+            blocks.push(words.recap_more(args::RecapMore {
+                count: Voice::count(entries.len() - shown),
+            }));
         }
     }
     blocks
@@ -229,15 +256,15 @@ fn entry_block(voice: &Voice<'_>, entry: &Entry, cap: Option<usize>, room: usize
         .as_deref()
         .and_then(|id| voice.catalog.prompt(id));
     let render = |text: &Html| match question {
-        Some(prompt) => words.recap_reply.render(&[
-            ("question", &Html::text(prompt.text.trim())),
-            ("text", text),
-        ]),
-        None => words.recap_note.render(&[("text", text)]),
+        Some(prompt) => words.recap_reply(args::RecapReply {
+            question: Html::text(prompt.text.trim()),
+            text: text.clone(),
+        }),
+        None => words.recap_note(args::RecapNote { text: text.clone() }),
     };
     let text = entry.text.trim();
     let frame = render(&Html::default()).visible_len();
-    let marker = words.recap_shortened.render(&[]);
+    let marker = words.recap_shortened();
     let fits = room.saturating_sub(frame);
     let cap = cap.unwrap_or(usize::MAX).min(fits);
     if utf16_len(text) <= cap {
@@ -261,7 +288,7 @@ fn pack(blocks: Vec<Html>) -> Vec<Html> {
             current = block;
             current_len = block_len;
         } else if joined_len <= MESSAGE_LIMIT {
-            current.push(&Html::trusted(SEPARATOR.to_owned()));
+            current.push(&Html::text(SEPARATOR));
             current.push(&block);
             current_len = joined_len;
         } else {
@@ -277,32 +304,10 @@ fn pack(blocks: Vec<Html>) -> Vec<Html> {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{NaiveTime, TimeZone, Utc};
+    use chrono::{TimeZone, Utc};
 
     use super::*;
-    use crate::{
-        content::Catalog,
-        core::{
-            markup::visible_text,
-            voice::{Contact, CrisisLine, Settings},
-        },
-    };
-
-    fn settings() -> Settings {
-        Settings {
-            practice_name: "Practice".into(),
-            booking_url: "https://example.com".into(),
-            default_time: NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
-            default_zone: "UTC".parse().unwrap(),
-            catch_up: Duration::hours(3),
-            emergency: "112".into(),
-            crisis_lines: vec![CrisisLine {
-                name: "Line".into(),
-                contact: Contact::Phone("1".into()),
-            }],
-            retention_days: 365,
-        }
-    }
+    use crate::{fixtures, markup::visible_text};
 
     fn today() -> NaiveDate {
         "2026-03-08".parse().unwrap()
@@ -324,8 +329,8 @@ mod tests {
 
     /// Renders and checks what every recap must be: valid, within limits, every day present.
     fn render_checked(entries: &[Entry]) -> Vec<String> {
-        let catalog = Catalog::builtin().unwrap();
-        let settings = settings();
+        let catalog = fixtures::catalog();
+        let settings = fixtures::settings();
         let voice = Voice::new(&catalog, &settings);
         let messages = render(&voice, entries, today());
         assert!(

@@ -45,18 +45,18 @@ impl SecretKey {
 #[error("a stored record could not be decrypted: the key is wrong or the record is damaged")]
 pub struct OpenError;
 
-pub struct Cipher {
+pub(crate) struct Cipher {
     aead: XChaCha20Poly1305,
 }
 
 impl Cipher {
-    pub fn new(key: &SecretKey) -> Cipher {
+    pub(crate) fn new(key: &SecretKey) -> Cipher {
         Cipher {
             aead: XChaCha20Poly1305::new(Key::from_slice(&key.0)),
         }
     }
 
-    pub fn seal(&self, plaintext: &[u8], bound_to: &[u8]) -> Vec<u8> {
+    pub(crate) fn seal(&self, plaintext: &[u8], bound_to: &[u8]) -> Vec<u8> {
         let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
         let ciphertext = self
             .aead
@@ -75,7 +75,7 @@ impl Cipher {
         record
     }
 
-    pub fn open(&self, record: &[u8], bound_to: &[u8]) -> Result<Vec<u8>, OpenError> {
+    pub(crate) fn open(&self, record: &[u8], bound_to: &[u8]) -> Result<Vec<u8>, OpenError> {
         let (&format, rest) = record.split_first().ok_or(OpenError)?;
         if format != FORMAT_V1 || rest.len() < NONCE_LEN {
             return Err(OpenError);

@@ -4,7 +4,7 @@ use std::{collections::BTreeSet, fmt};
 
 use serde::Deserialize;
 
-use crate::core::markup::{self, Html};
+use super::{Html, visible_text};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Piece {
@@ -73,32 +73,38 @@ impl Template {
             .collect()
     }
 
-    /// Fills the slots. Slots are checked against each template's allowed set when the catalog
-    /// loads, so a slot without a value here renders empty rather than failing a reply.
-    pub fn render(&self, values: &[(&str, &Html)]) -> Html {
+    /// Fills each slot with the value `value` gives for its name. Which names a template may use
+    /// is checked when the catalog loads, against the typed declaration in
+    /// `content::messages`, which also supplies a value for every one of them.
+    pub(crate) fn fill<'v>(&self, value: impl Fn(&str) -> Option<&'v Html>) -> Html {
         let mut out = String::new();
         for piece in &self.pieces {
             match piece {
                 Piece::Literal(text) => out.push_str(text),
                 Piece::Slot(name) => {
-                    if let Some((_, value)) = values.iter().find(|(key, _)| key == name) {
+                    if let Some(value) = value(name) {
                         out.push_str(value.as_str());
                     }
                 }
             }
         }
-        Html::trusted(trim_outer_newlines(out))
+        Html(trim_outer_newlines(out))
+    }
+
+    #[cfg(test)]
+    fn render(&self, values: &[(&str, &Html)]) -> Html {
+        self.fill(|slot| {
+            values
+                .iter()
+                .find(|(key, _)| *key == slot)
+                .map(|(_, value)| *value)
+        })
     }
 
     /// Renders with placeholder text in every slot, to check the markup itself is sound.
-    pub fn validate_markup(&self) -> Result<(), markup::MarkupError> {
+    pub fn validate_markup(&self) -> Result<(), super::MarkupError> {
         let sample = Html::text("sample");
-        let values: Vec<(&str, &Html)> = self
-            .slots()
-            .into_iter()
-            .map(|slot| (slot, &sample))
-            .collect();
-        markup::visible_text(self.render(&values).as_str()).map(|_| ())
+        visible_text(self.fill(|_| Some(&sample)).as_str()).map(|_| ())
     }
 }
 

@@ -44,7 +44,7 @@ pub enum KeyOrigin {
     Created(PathBuf),
 }
 
-pub fn resolve(
+pub(crate) fn resolve(
     key_file: &Path,
     from_env: Option<String>,
     database_has_records: bool,

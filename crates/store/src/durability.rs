@@ -13,7 +13,7 @@ use tokio::sync::Mutex;
 pub struct Ticket(u64);
 
 #[derive(Default)]
-pub struct Durability {
+pub(crate) struct Durability {
     written: AtomicU64,
     durable: AtomicU64,
     flushing: Mutex<()>,
@@ -22,12 +22,12 @@ pub struct Durability {
 
 impl Durability {
     /// Call after the write has been applied.
-    pub fn ticket(&self) -> Ticket {
+    pub(crate) fn ticket(&self) -> Ticket {
         Ticket(self.written.fetch_add(1, Ordering::SeqCst) + 1)
     }
 
     /// Returns once everything up to `ticket` has been flushed by `flush`.
-    pub async fn wait<F, Fut, E>(&self, ticket: Ticket, flush: F) -> Result<(), E>
+    pub(crate) async fn wait<F, Fut, E>(&self, ticket: Ticket, flush: F) -> Result<(), E>
     where
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<(), E>>,
@@ -48,7 +48,7 @@ impl Durability {
     }
 
     /// How many flushes have run: for benchmarks and tests of the batching.
-    pub fn flush_count(&self) -> u64 {
+    pub(crate) fn flush_count(&self) -> u64 {
         self.flushes.load(Ordering::Relaxed)
     }
 }

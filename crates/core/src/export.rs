@@ -3,12 +3,23 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
-use super::{
+use crate::{
+    content::args,
+    conversation::{Conversation, Outcome},
     markup::{Html, visible_text},
     model::{Entry, Profile},
     reply::{Document, Outbound},
     voice::Voice,
 };
+
+impl Conversation<'_> {
+    pub(crate) fn export(&self, profile: Option<&Profile>, entries: &[Entry]) -> Outcome {
+        Outcome {
+            outbound: export(&self.voice, profile, entries, self.now),
+            ..Outcome::default()
+        }
+    }
+}
 
 /// Names the format, so a reader of an old export knows what it holds.
 pub const FORMAT: &str = "crossroads-export/1";
@@ -60,13 +71,13 @@ pub fn export(
 ) -> Vec<Outbound> {
     let words = voice.words();
     if profile.is_none() && entries.is_empty() {
-        return vec![voice.plain(&words.export_empty)];
+        return vec![Outbound::text(words.export_empty())];
     }
     let json = serde_json::to_vec_pretty(&as_json(voice, profile, entries, now))
         .expect("plain data always serialises");
-    let caption = words
-        .export_caption
-        .render(&[("count", &Html::text(&entries.len().to_string()))]);
+    let caption = words.export_caption(args::ExportCaption {
+        count: Voice::count(entries.len()),
+    });
     vec![
         Outbound::Document(Document {
             filename: JSON_FILE.to_owned(),
@@ -155,48 +166,44 @@ fn as_text(
             .as_deref()
             .and_then(|id| voice.catalog.prompt(id))
         {
-            Some(prompt) => words.export_text_reply.render(&[
-                ("date", &date),
-                ("time", &time),
-                ("question", &Html::text(prompt.text.trim())),
-                ("text", &text),
-            ]),
-            None => {
-                words
-                    .export_text_note
-                    .render(&[("date", &date), ("time", &time), ("text", &text)])
-            }
+            Some(prompt) => words.export_text_reply(args::ExportTextReply {
+                date,
+                time,
+                question: Html::text(prompt.text.trim()),
+                text,
+            }),
+            None => words.export_text_note(args::ExportTextNote { date, time, text }),
         }
     });
-    let mut listed = Html::join(blocks, "\n\n");
+    let mut listed = Html::join(blocks, &Html::text("\n\n"));
     if entries.is_empty() {
-        listed = words.export_text_none.render(&[]);
+        listed = words.export_text_none();
     }
     let local_now = zone.local_datetime(now);
     let exported = Html::join(
         [voice.date(local_now.date()), Voice::time(local_now.time())],
-        ", ",
+        &Html::text(", "),
     );
     let (time, status) = match profile {
         Some(profile) => {
             let status = match (&profile.next_due, profile.paused) {
-                (Some(due), false) => words
-                    .status_active
-                    .render(&[("next", &voice.moment(due, &profile.zone))]),
-                _ => words.status_paused.render(&[]),
+                (Some(due), false) => words.status_active(args::StatusActive {
+                    next: voice.moment(due, &profile.zone),
+                }),
+                _ => words.status_paused(),
             };
             (Voice::time(profile.prompt_time), status)
         }
         None => (Voice::time(voice.settings.default_time), Html::default()),
     };
-    let html = words.export_text.render(&[
-        ("practice", &voice.practice()),
-        ("exported", &exported),
-        ("time", &time),
-        ("zone", &Voice::zone(&zone)),
-        ("status", &status),
-        ("entries", &listed),
-    ]);
+    let html = words.export_text(args::ExportText {
+        practice: voice.practice(),
+        exported,
+        time,
+        zone: Voice::zone(&zone),
+        status,
+        entries: listed,
+    });
     let mut text = visible_text(html.as_str()).unwrap_or_else(|_| html.into_string());
     text.push('\n');
     text
