@@ -75,20 +75,20 @@ impl Conversation<'_> {
 /// The data carried by the delete confirmation buttons. Short (Telegram allows 64 bytes) and
 /// carrying nothing about the user but a nonce that only their own pending request matches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DeleteChoice {
+pub(crate) enum DeleteChoice {
     Confirm(u64),
     Cancel(u64),
 }
 
 impl DeleteChoice {
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         match self {
             DeleteChoice::Confirm(nonce) => format!("delete:yes:{nonce:x}"),
             DeleteChoice::Cancel(nonce) => format!("delete:no:{nonce:x}"),
         }
     }
 
-    pub fn decode(data: &str) -> Option<DeleteChoice> {
+    pub(crate) fn decode(data: &str) -> Option<DeleteChoice> {
         let (choice, nonce) = data.strip_prefix("delete:")?.split_once(':')?;
         let nonce = u64::from_str_radix(nonce, 16).ok()?;
         match choice {

@@ -22,7 +22,7 @@ impl Conversation<'_> {
 }
 
 /// Names the format, so a reader of an old export knows what it holds.
-pub const FORMAT: &str = "crossroads-export/1";
+pub(crate) const FORMAT: &str = "crossroads-export/1";
 
 #[derive(Serialize)]
 struct Export<'a> {
@@ -60,10 +60,10 @@ struct EntryExport<'a> {
     text: &'a str,
 }
 
-pub const JSON_FILE: &str = "crossroads-export.json";
-pub const TEXT_FILE: &str = "crossroads-export.txt";
+pub(crate) const JSON_FILE: &str = "crossroads-export.json";
+pub(crate) const TEXT_FILE: &str = "crossroads-export.txt";
 
-pub fn export(
+pub(crate) fn export(
     voice: &Voice<'_>,
     profile: Option<&Profile>,
     entries: &[Entry],

@@ -20,21 +20,21 @@
 pub mod command;
 pub mod content;
 pub mod conversation;
-pub mod deletion;
+mod deletion;
 pub mod event;
-pub mod export;
+mod export;
 pub mod markup;
 pub mod model;
-pub mod questions;
-pub mod recap;
+mod questions;
+mod recap;
 pub mod reply;
 pub mod rotation;
 pub mod safety;
 pub mod schedule;
-pub mod settings;
+mod settings;
 pub mod voice;
-pub mod welcome;
-pub mod words;
+mod welcome;
+mod words;
 pub mod zone;
 
 #[cfg(any(test, feature = "test-support"))]

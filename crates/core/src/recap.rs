@@ -41,11 +41,11 @@ impl Conversation<'_> {
 }
 
 /// How many days a recap covers, today included.
-pub const DAYS: i64 = 7;
+pub(crate) const DAYS: i64 = 7;
 
 /// At most this many messages for one recap: a long burst would trip Telegram's per-chat flood
 /// limit (about 20 a minute) and overwhelm the reader.
-pub const MAX_MESSAGES: usize = 6;
+pub(crate) const MAX_MESSAGES: usize = 6;
 
 /// Below this, a shortened entry stops being the user's words and becomes a fragment.
 const MIN_SHORTENED: usize = 120;
@@ -54,13 +54,13 @@ const MIN_SHORTENED: usize = 120;
 const SEPARATOR: &str = "\n\n";
 
 /// The first local date a recap covers, for a recap made on `today`.
-pub fn first_day(today: NaiveDate) -> NaiveDate {
+pub(crate) fn first_day(today: NaiveDate) -> NaiveDate {
     today - Duration::days(DAYS - 1)
 }
 
 /// Renders the recap as messages; the caller attaches the booking button to the last.
 /// `entries` may be in any order and may include days outside the week.
-pub fn render(voice: &Voice<'_>, entries: &[Entry], today: NaiveDate) -> Vec<Html> {
+pub(crate) fn render(voice: &Voice<'_>, entries: &[Entry], today: NaiveDate) -> Vec<Html> {
     let words = voice.words();
     let days: Vec<NaiveDate> = first_day(today).iter_days().take(DAYS as usize).collect();
     let mut week: Vec<&Entry> = entries

@@ -192,7 +192,7 @@ fn quote_input(input: &str) -> Html {
 
 /// Reads a time of day the way people type it: `08:30`, `8:30`, `8.30`, `0830`, `8`, `8am`,
 /// `9:15 pm`. Always 24-hour unless am/pm says otherwise.
-pub fn parse_time_of_day(input: &str) -> Option<NaiveTime> {
+pub(crate) fn parse_time_of_day(input: &str) -> Option<NaiveTime> {
     let lowered = input.trim().to_ascii_lowercase();
     let (clock, meridiem) = match lowered
         .strip_suffix("am")
