@@ -107,21 +107,35 @@ mod tests {
         sleeper.await.unwrap();
     }
 
+    /// Each sleep below must resolve at once; a timeout turns a hang into a failure.
+    async fn resolves_at_once(sleep: BoxFuture<'static, ()>) -> bool {
+        tokio::time::timeout(std::time::Duration::from_secs(5), sleep)
+            .await
+            .is_ok()
+    }
+
     #[tokio::test]
     async fn a_deadline_already_passed_resolves_at_once() {
         let start: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
         let clock = ManualClock::new(start);
-        clock
-            .sleep_until(start - chrono::Duration::hours(1), start)
-            .await;
+        assert!(
+            resolves_at_once(clock.sleep_until(start - chrono::Duration::hours(1), start)).await
+        );
         let now = Utc::now();
-        SystemClock
-            .sleep_until(now - chrono::Duration::hours(1), now)
-            .await;
+        assert!(
+            resolves_at_once(SystemClock.sleep_until(now - chrono::Duration::hours(1), now)).await
+        );
         // A move that happened before the sleep began still wakes it.
         clock.advance(chrono::Duration::minutes(1));
-        clock
-            .sleep_until(start + chrono::Duration::hours(5), start)
-            .await;
+        assert!(
+            resolves_at_once(clock.sleep_until(start + chrono::Duration::hours(5), start)).await
+        );
+        // And one that has not happened yet does not.
+        let waiting = clock.sleep_until(start + chrono::Duration::hours(5), clock.now());
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(50), waiting)
+                .await
+                .is_err()
+        );
     }
 }

@@ -97,4 +97,5 @@ async fn a_whole_session_logs_no_user_words_and_no_token() {
     ] {
         assert!(!log.contains(secret), "{label} appears in the log");
     }
+    world.finish().await;
 }

@@ -37,11 +37,26 @@ struct Running {
     task: JoinHandle<anyhow::Result<()>>,
 }
 
+/// A scenario's world. It must end with [`World::finish`], which stops the bot cleanly and
+/// checks that Telegram never had to refuse a request: a world dropped without it fails the
+/// test, so no scenario can forget those checks.
 pub struct World {
     pub fake: Arc<FakeTelegram>,
     pub clock: ManualClock,
     dir: tempfile::TempDir,
     running: Option<Running>,
+    finished: bool,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // A test that already failed says why; a second panic would only hide it.
+        if !self.finished && !std::thread::panicking() {
+            panic!(
+                "the scenario ended without `world.finish().await`, so its end-of-test checks never ran"
+            );
+        }
+    }
 }
 
 impl World {
@@ -58,6 +73,7 @@ impl World {
             clock,
             dir: tempfile::tempdir().unwrap(),
             running: None,
+            finished: false,
         };
         world.boot().await;
         world
@@ -240,6 +256,7 @@ impl World {
                     .contains("bot was blocked by the user")
             })
             .collect();
+        self.finished = true;
         assert!(
             refused.is_empty(),
             "Telegram would have refused: {refused:#?}"
