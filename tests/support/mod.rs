@@ -7,6 +7,7 @@
     reason = "shared by several test binaries, each using a part"
 )]
 
+pub mod dialogues;
 pub mod fake_telegram;
 
 use std::{path::Path, sync::Arc, time::Duration};
@@ -304,7 +305,7 @@ impl User {
     /// unfinished updates again, and their answers come first.
     pub async fn catches_up(&self) {
         self.says("/settings");
-        while !self.next_reply().await.text.starts_with("Your settings") {}
+        while !self.next_reply().await.is("settings") {}
     }
 
     /// Proves nothing else was sent so far: a chat is handled in order, so if the answer to a
@@ -312,7 +313,7 @@ impl User {
     pub async fn has_no_unread(&self) {
         let reply = self.asks("/settings").await;
         assert!(
-            reply.text.starts_with("Your settings"),
+            reply.is("settings"),
             "an unexpected message arrived first: {:?}",
             reply.text
         );
