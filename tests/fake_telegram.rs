@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use fake_telegram::{Button, FakeTelegram};
+use fake_telegram::{Button, FakeTelegram, telegram_html};
 use serde_json::{Value, json};
 use teloxide::prelude::*;
 use teloxide::types::{
@@ -751,6 +751,311 @@ async fn bad_parse_modes_and_missing_parameters_are_refused() {
 
     assert_eq!(fake.rejections().len(), 4);
     assert!(fake.sent_messages(ANA).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Telegram's HTML rules
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_kind_of_markup_the_bot_api_documents_is_accepted() {
+    let accepted = [
+        ("<b>bold</b> <strong>bold</strong>", "bold bold"),
+        ("<i>italic</i> <em>italic</em>", "italic italic"),
+        (
+            "<u>underline</u> <ins>underline</ins>",
+            "underline underline",
+        ),
+        ("<s>s</s> <strike>s</strike> <del>s</del>", "s s s"),
+        (
+            "<span class=\"tg-spoiler\">spoiler</span> <tg-spoiler>spoiler</tg-spoiler>",
+            "spoiler spoiler",
+        ),
+        (
+            "<b>bold <i>italic bold <s>italic bold strikethrough <span class=\"tg-spoiler\">\
+             italic bold strikethrough spoiler</span></s> <u>underline italic bold</u></i> bold</b>",
+            "bold italic bold italic bold strikethrough italic bold strikethrough spoiler \
+             underline italic bold bold",
+        ),
+        (
+            "<a href=\"http://www.example.com/\">inline URL</a>",
+            "inline URL",
+        ),
+        (
+            "<a href=\"tg://user?id=123456789\">inline mention</a>",
+            "inline mention",
+        ),
+        (
+            "<a href='https://example.com/?a=1&amp;b=2'><b>bold</b> link</a>",
+            "bold link",
+        ),
+        (
+            "<tg-emoji emoji-id=\"5368324170671202286\">👍</tg-emoji>",
+            "👍",
+        ),
+        (
+            "<code>inline fixed-width code</code>",
+            "inline fixed-width code",
+        ),
+        ("<pre>pre-formatted block</pre>", "pre-formatted block"),
+        (
+            "<pre><code class=\"language-python\">print(1 &lt; 2)</code></pre>",
+            "print(1 < 2)",
+        ),
+        ("<pre><code>no language</code></pre>", "no language"),
+        (
+            "<blockquote>Block\nquotation</blockquote>",
+            "Block\nquotation",
+        ),
+        (
+            "<blockquote expandable>Hidden\nat first</blockquote>",
+            "Hidden\nat first",
+        ),
+        (
+            "<blockquote><b>q</b> <a href=\"https://example.com\">l</a> <code>c</code></blockquote>",
+            "q l c",
+        ),
+        (
+            "<B>tag names</B> <I >ignore case</i>",
+            "tag names ignore case",
+        ),
+        ("plain 🙂 text, no markup", "plain 🙂 text, no markup"),
+        ("<b></b>", ""),
+    ];
+    for (html, visible) in accepted {
+        assert_eq!(
+            telegram_html::visible_text(html).as_deref(),
+            Ok(visible),
+            "{html}"
+        );
+    }
+}
+
+#[test]
+fn the_four_named_entities_and_every_numeric_one_are_decoded() {
+    assert_eq!(
+        telegram_html::visible_text("&lt;&gt;&amp;&quot; &#65;&#x42;&#X43; &#x1F642;&#128578;")
+            .unwrap(),
+        "<>&\" ABC 🙂🙂"
+    );
+    assert_eq!(
+        telegram_html::visible_text("<b>&lt;b&gt;</b> is bold").unwrap(),
+        "<b> is bold"
+    );
+}
+
+#[test]
+fn markup_telegram_would_not_take_as_meant_is_refused_with_its_reason() {
+    let refused = [
+        // Tags Telegram does not know.
+        (
+            "<div>x</div>",
+            "Unsupported start tag \"div\" at byte offset 0",
+        ),
+        ("a<br/>b", "Unsupported start tag \"br/\" at byte offset 1"),
+        (
+            "a<!-- note -->",
+            "Unsupported start tag \"!--\" at byte offset 1",
+        ),
+        // Nesting and closing.
+        (
+            "<b><i>x</b></i>",
+            "Unmatched end tag at byte offset 7, expected \"</i>\", found \"</b>\"",
+        ),
+        ("x</b>", "Unexpected end tag at byte offset 1"),
+        (
+            "<b>x",
+            "Can't find end tag corresponding to start tag \"b\"",
+        ),
+        (
+            "<b><i>x</i>",
+            "Can't find end tag corresponding to start tag \"b\"",
+        ),
+        ("<b>x</b", "Unclosed end tag at byte offset 4"),
+        ("<b>x</b y>", "Unclosed end tag at byte offset 4"),
+        ("a <b", "Unclosed start tag at byte offset 2"),
+        // Attributes.
+        (
+            "<b onclick=\"x\">y</b>",
+            "Unsupported attribute \"onclick\" in the tag \"b\" at byte offset 0",
+        ),
+        (
+            "<a href=\"https://example.com\" title=\"t\">l</a>",
+            "Unsupported attribute \"title\" in the tag \"a\" at byte offset 0",
+        ),
+        (
+            "<blockquote collapsed>q</blockquote>",
+            "Unsupported attribute \"collapsed\" in the tag \"blockquote\" at byte offset 0",
+        ),
+        (
+            "<a href=\"https://a.example\" href=\"https://b.example\">l</a>",
+            "Duplicate attribute in the tag \"a\" at byte offset 0",
+        ),
+        (
+            "<a>x</a>",
+            "Tag \"a\" must have attribute \"href\" at byte offset 0",
+        ),
+        (
+            "<span class=\"bold\">x</span>",
+            "Tag \"span\" must have class \"tg-spoiler\" at byte offset 0",
+        ),
+        (
+            "<tg-emoji emoji-id=\"thumbs\">👍</tg-emoji>",
+            "Invalid custom emoji identifier specified",
+        ),
+        (
+            "<a href=https://example.com>l</a>",
+            "Unexpected end of name token at byte offset 0",
+        ),
+        // Language only for a code block.
+        (
+            "<code class=\"language-rust\">x</code>",
+            "Programming language can't be specified for standalone code tags at byte offset 0",
+        ),
+        (
+            "<pre>x<code class=\"language-rust\">y</code></pre>",
+            "Tag \"code\" must be the only content of the tag \"pre\" at byte offset 6",
+        ),
+        (
+            "<pre><code class=\"language-rust\">y</code>\n</pre>",
+            "Tag \"code\" must be the only content of the tag \"pre\" at byte offset 41",
+        ),
+        (
+            "<pre><code>a</code><code>b</code></pre>",
+            "Tag \"code\" must be the only content of the tag \"pre\" at byte offset 19",
+        ),
+        // The documentation's rules for nested entities.
+        (
+            "<code><b>x</b></code>",
+            "Tag \"b\" can't be inside the tag \"code\" at byte offset 6",
+        ),
+        (
+            "<b><pre>x</pre></b>",
+            "Tag \"pre\" can't be inside the tag \"b\" at byte offset 3",
+        ),
+        (
+            "<blockquote><i><blockquote>x</blockquote></i></blockquote>",
+            "Tag \"blockquote\" can't be inside the tag \"blockquote\" at byte offset 15",
+        ),
+        (
+            "<a href=\"https://a.example\"><a href=\"https://b.example\">x</a></a>",
+            "Tag \"a\" can't be inside the tag \"a\" at byte offset 28",
+        ),
+        // '&', '<' and '>' that are neither tags nor entities.
+        (
+            "fish & chips",
+            "Character '&' at byte offset 5 is reserved and must be replaced with &amp;",
+        ),
+        (
+            "Tom & Jerry; friends",
+            "Character '&' at byte offset 4 is reserved and must be replaced with &amp;",
+        ),
+        (
+            "&lt no semicolon",
+            "Character '&' at byte offset 0 is reserved and must be replaced with &amp;",
+        ),
+        (
+            "<a href=\"https://example.com/?a=1&b=2\">l</a>",
+            "Character '&' at byte offset 0 is reserved and must be replaced with &amp;",
+        ),
+        ("1 < 2", "Unsupported start tag \"\" at byte offset 2"),
+        (
+            "3 > 2",
+            "Character '>' at byte offset 2 is reserved and must be replaced with &gt;",
+        ),
+        // Entities.
+        (
+            "a&nbsp;b",
+            "Unsupported named entity \"&nbsp;\" at byte offset 1",
+        ),
+        (
+            "&copy;",
+            "Unsupported named entity \"&copy;\" at byte offset 0",
+        ),
+        (
+            "&#xZZ;",
+            "Invalid numeric entity \"&#xZZ;\" at byte offset 0",
+        ),
+        ("&#0;", "Invalid numeric entity \"&#0;\" at byte offset 0"),
+        (
+            "&#x110000;",
+            "Invalid numeric entity \"&#x110000;\" at byte offset 0",
+        ),
+        (
+            "&#xD83D;",
+            "Text contains invalid Unicode characters after decoding HTML entities, check for \
+             unmatched surrogate code units",
+        ),
+    ];
+    for (html, detail) in refused {
+        let error = telegram_html::visible_text(html).expect_err(html);
+        assert_eq!(error.detail(), detail, "{html}");
+        assert_eq!(
+            error.description(),
+            format!("Bad Request: can't parse entities: {detail}")
+        );
+    }
+}
+
+#[test]
+fn length_is_counted_in_utf16_units_of_the_decoded_text() {
+    assert_eq!(telegram_html::utf16_len("abc"), 3);
+    assert_eq!(telegram_html::utf16_len("é"), 1);
+    assert_eq!(telegram_html::utf16_len("🙂"), 2);
+
+    // 2048 emoji written as entities, and one more unit: far longer as HTML than as text.
+    let html = "&#x1F642;".repeat(2048) + "&amp;";
+    let visible = telegram_html::visible_text(&html).unwrap();
+    assert_eq!(visible.chars().count(), 2049);
+    assert_eq!(telegram_html::utf16_len(&visible), 4097);
+}
+
+#[tokio::test]
+async fn a_message_of_4097_utf16_units_once_decoded_is_too_long() {
+    let Harness { fake, bot, .. } = start().await;
+    let send = |text: String| {
+        bot.send_message(ChatId(ANA), text)
+            .parse_mode(ParseMode::Html)
+    };
+
+    send("<b>&#x1F642;</b>".repeat(2048)).await.unwrap();
+    assert_eq!(
+        api_error(send("<b>&#x1F642;</b>".repeat(2048) + "&amp;").await),
+        ApiError::MessageIsTooLong
+    );
+    assert_eq!(fake.sent_messages(ANA)[0].text, "🙂".repeat(2048));
+}
+
+#[tokio::test]
+async fn the_fake_refuses_html_with_telegrams_description() {
+    let Harness { fake, bot, .. } = start().await;
+
+    let refused = bot
+        .send_message(ChatId(ANA), "a&nbsp;b")
+        .parse_mode(ParseMode::Html)
+        .await;
+
+    assert_eq!(
+        api_error(refused),
+        ApiError::CantParseEntities(
+            "Bad Request: can't parse entities: Unsupported named entity \"&nbsp;\" at byte \
+             offset 1"
+                .into()
+        )
+    );
+    let refused = bot
+        .send_document(
+            ChatId(ANA),
+            InputFile::memory(b"x".to_vec()).file_name("x.txt"),
+        )
+        .caption("<i>x</b>")
+        .parse_mode(ParseMode::Html)
+        .await;
+    assert!(matches!(
+        api_error(refused),
+        ApiError::CantParseEntities(description) if description.contains("Unmatched end tag")
+    ));
+    assert_eq!(fake.rejections().len(), 2);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -23,10 +23,16 @@ use axum::extract::{self, DefaultBodyLimit, FromRequest, Multipart, Path, Reques
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::any;
-use crossroads_core::markup::{utf16_len, visible_text};
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
+
+use telegram_html::utf16_len;
+
+// This file is a module of two different parents, `support/mod.rs` and `tests/fake_telegram.rs`
+// by `#[path]`, which would look for a plain `mod` in different folders.
+#[path = "telegram_html.rs"]
+pub mod telegram_html;
 
 /// Returns the current unix time in seconds; every message and update is stamped with it.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
@@ -1545,8 +1551,8 @@ fn parse_mode(params: &Params) -> Result<Option<String>, Refusal> {
 /// recorded as typed.
 fn visible(text: &str, parse_mode: Option<&str>) -> Result<String, Refusal> {
     match parse_mode {
-        Some("HTML") => visible_text(text)
-            .map_err(|error| Refusal::bad_request(format!("can't parse entities: {error}"))),
+        Some("HTML") => telegram_html::visible_text(text)
+            .map_err(|error| Refusal::new(400, error.description())),
         _ => Ok(text.to_owned()),
     }
 }
