@@ -12,9 +12,13 @@ use crate::{
     event::Event,
     model::{Entry, EntryKey, Profile, UserId},
     reply::Outbound,
-    safety::{self, Concern},
+    safety::{self, Concern, Reading},
     voice::Voice,
 };
+
+/// The data of the button that shows the crisis lines at a tap. It carries nothing about the
+/// user, and pressing it in one's own chat only ever shows what `/urgent` shows.
+pub(crate) const URGENT_BUTTON: &str = "urgent";
 
 /// What changed, and what to say. The service persists `profile` and `entry` durably before it
 /// sends anything in `outbound`.
@@ -79,7 +83,7 @@ pub struct Loaded {
 pub struct Turn {
     user_id: UserId,
     event: Event,
-    concern: Concern,
+    reading: Reading,
 }
 
 impl Turn {
@@ -133,16 +137,31 @@ impl<'a> Conversation<'a> {
     /// a command whose text sounds like a crisis ("/time I can't go on") is answered as what it
     /// is, and its words are kept like any others.
     pub fn read(&self, user_id: UserId, event: Event) -> Turn {
-        let concern = match &event {
-            Event::Command(_, message)
-            | Event::UnknownCommand(message)
-            | Event::Text(message)
-            | Event::Edited(message) => safety::assess(&message.text),
-            _ => Concern::None,
+        let quiet = Reading {
+            concern: Concern::None,
+            check_in: false,
+        };
+        let reading = match &event {
+            // A command is read by the words after it: "/delete" says nothing about the person,
+            // "/time I can't go on" does.
+            Event::Command(_, message) | Event::UnknownCommand(message) => {
+                let words = message
+                    .text
+                    .trim()
+                    .split_once(char::is_whitespace)
+                    .map_or("", |(_, rest)| rest.trim());
+                if words.is_empty() {
+                    quiet
+                } else {
+                    safety::read(words)
+                }
+            }
+            Event::Text(message) | Event::Edited(message) => safety::read(&message.text),
+            _ => quiet,
         };
         let event = match event {
             Event::Command(_, message) | Event::UnknownCommand(message)
-                if concern == Concern::Crisis =>
+                if reading.concern == Concern::Crisis =>
             {
                 Event::Text(message)
             }
@@ -151,7 +170,7 @@ impl<'a> Conversation<'a> {
         Turn {
             user_id,
             event,
-            concern,
+            reading,
         }
     }
 
@@ -160,7 +179,7 @@ impl<'a> Conversation<'a> {
         let Turn {
             user_id,
             event,
-            concern,
+            reading,
         } = turn;
         let Loaded {
             profile,
@@ -186,9 +205,10 @@ impl<'a> Conversation<'a> {
                 Command::Delete => self.ask_to_delete(profile, entry_count),
             },
             Event::UnknownCommand(_) => self.unknown_command(),
-            Event::Text(incoming) => self.keep(user_id, profile, incoming, kept, concern),
-            Event::Edited(incoming) => self.edited(incoming, kept, concern),
+            Event::Text(incoming) => self.keep(user_id, profile, incoming, kept, reading),
+            Event::Edited(incoming) => self.edited(incoming, kept, reading.concern),
             Event::NonText => self.non_text(),
+            Event::ButtonPressed { data } if data == URGENT_BUTTON => self.urgent(),
             Event::ButtonPressed { data } => match DeleteChoice::decode(&data) {
                 Some(choice) => self.delete_choice(profile, choice),
                 None => self.stale_button(),

@@ -46,6 +46,8 @@ struct SettingsExport {
     open_question_id: Option<String>,
     questions_given_this_round: Vec<String>,
     deletion_requested_at: Option<DateTime<Utc>>,
+    /// When a message last fell in the safety check-in band, kept for a day.
+    check_in_shown_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Serialize)]
@@ -120,6 +122,7 @@ fn as_json<'a>(
                 .pending_deletion
                 .as_ref()
                 .map(|pending| pending.asked_at),
+            check_in_shown_at: profile.last_check_in_at,
         }),
         entries: entries
             .iter()

@@ -24,6 +24,10 @@ pub struct Profile {
     pub rotation: Rotation,
     #[serde(default)]
     pub pending_deletion: Option<PendingDeletion>,
+    /// When a message last fell in the safety check-in band, for one day: a second within it
+    /// gets the crisis answer. Nothing of what was written is kept here.
+    #[serde(default)]
+    pub last_check_in_at: Option<DateTime<Utc>>,
 }
 
 /// A question sent and not yet answered: the next text the user sends is the answer.
@@ -63,6 +67,7 @@ impl Profile {
             next_due: None,
             rotation: Rotation::default(),
             pending_deletion: None,
+            last_check_in_at: None,
         }
     }
 

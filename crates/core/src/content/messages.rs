@@ -213,6 +213,9 @@ declare_messages! {
     plain {
         /// Added to the crisis answer when it answers something the user wrote.
         crisis_kept,
+        /// Added to an acknowledgement when a message is close to a crisis but not one: one
+        /// gentle line, with the crisis lines a tap away.
+        check_in,
         status_paused,
         paused,
         already_paused,
@@ -237,6 +240,8 @@ declare_messages! {
     }
     labels {
         booking_button,
+        /// The button under a check-in line that shows the crisis lines.
+        urgent_button,
         delete_yes_button,
         delete_no_button,
         recap_cell_written,

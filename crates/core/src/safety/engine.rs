@@ -195,6 +195,32 @@ fn contains(words: &[String], word: &str) -> bool {
     words.iter().any(|listed| listed == word)
 }
 
+pub(super) fn crisis_rule_pattern(number: usize) -> Option<String> {
+    let rule = RULES.crisis.get(number.checked_sub(1)?)?;
+    Some(rule.pattern.as_str().to_owned())
+}
+
+/// The first crisis rule that fires on `text`, numbered from 1 as in `crisis.toml`.
+pub(super) fn crisis_rule(text: &str) -> Option<usize> {
+    let rules = &*RULES;
+    let context = &rules.context;
+    let normalised = context
+        .not_about_the_writer
+        .replace_all(&normalise(text), " . ")
+        .into_owned();
+    let resolved = (context.resolved_past.is_match(&normalised)
+        && context.safe_now.is_match(&normalised))
+        || context.said_in_jest.is_match(&normalised);
+    if resolved {
+        return None;
+    }
+    rules
+        .crisis
+        .iter()
+        .position(|rule| rule.matches(&normalised, context))
+        .map(|index| index + 1)
+}
+
 pub(super) fn assess(text: &str) -> Concern {
     let rules = &*RULES;
     let context = &rules.context;

@@ -1,0 +1,281 @@
+//! The learned detector beside the rules: two logistic regressions (crisis, advice) over hashed
+//! TF-IDF features of words, word pairs and character n-grams. Plain arithmetic, run in the
+//! binary, the same result on every machine.
+//!
+//! The weights in `model/weights.bin` are built from the corpora in `tests/data/` by
+//! `cargo run --release -p crossroads-train`, which also fixes the thresholds out of fold
+//! before any blind measurement; `model/CARD.md` says what it was trained on and how it does.
+
+use std::{collections::BTreeMap, sync::LazyLock};
+
+/// Features are hashed into this many slots.
+pub const DIMENSIONS: usize = 1 << 18;
+
+const MAGIC: &[u8; 8] = b"XRSAFE01";
+
+/// The shipped model, read once.
+static MODEL: LazyLock<Option<Model>> =
+    LazyLock::new(|| Model::from_bytes(include_bytes!("model/weights.bin")).ok());
+
+pub(crate) fn shipped() -> Option<&'static Model> {
+    MODEL.as_ref()
+}
+
+/// Where a score must reach for each answer. Chosen out of fold on the training corpora.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Thresholds {
+    /// At or above: the crisis answer.
+    pub crisis: f32,
+    /// At or above, and below `crisis`: the acknowledgement with a gentle check-in line.
+    pub check_in: f32,
+    /// At or above: the advice answer.
+    pub advice: f32,
+}
+
+/// One binary classifier: a weight per feature slot and a bias.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Linear {
+    pub weights: Vec<f32>,
+    pub bias: f32,
+}
+
+impl Linear {
+    fn score(&self, features: &[(u32, f32)]) -> f32 {
+        let sum: f32 = features
+            .iter()
+            .map(|(slot, value)| self.weights[*slot as usize] * value)
+            .sum();
+        sigmoid(sum + self.bias)
+    }
+}
+
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// The model's two scores for a message, each between 0 and 1.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scores {
+    pub crisis: f32,
+    pub advice: f32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    /// Inverse document frequency per slot, from the training corpora.
+    pub idf: Vec<f32>,
+    pub crisis: Linear,
+    pub advice: Linear,
+    pub thresholds: Thresholds,
+}
+
+impl Model {
+    pub fn scores(&self, text: &str) -> Scores {
+        let features = self.features(text);
+        Scores {
+            crisis: self.crisis.score(&features),
+            advice: self.advice.score(&features),
+        }
+    }
+
+    /// The message as a unit-length TF-IDF vector, sparse, sorted by slot.
+    pub fn features(&self, text: &str) -> Vec<(u32, f32)> {
+        weigh(&term_counts(text), &self.idf)
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(12 + DIMENSIONS * 12 + 20);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(DIMENSIONS as u32).to_le_bytes());
+        for value in [
+            self.thresholds.crisis,
+            self.thresholds.check_in,
+            self.thresholds.advice,
+            self.crisis.bias,
+            self.advice.bias,
+        ] {
+            out.extend_from_slice(&value.to_le_bytes());
+        }
+        for table in [&self.idf, &self.crisis.weights, &self.advice.weights] {
+            for value in table.iter() {
+                out.extend_from_slice(&value.to_le_bytes());
+            }
+        }
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Model, String> {
+        let rest = bytes
+            .strip_prefix(MAGIC)
+            .ok_or("not a Crossroads safety model")?;
+        let mut floats = rest
+            .chunks_exact(4)
+            .map(|chunk| f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]));
+        let dimensions = rest
+            .get(..4)
+            .map(|head| u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize);
+        if dimensions != Some(DIMENSIONS) || rest.len() != 4 + 20 + DIMENSIONS * 12 {
+            return Err(format!(
+                "the model has the wrong size ({} bytes) for {DIMENSIONS} slots",
+                bytes.len()
+            ));
+        }
+        floats.next();
+        let mut next = || floats.next().unwrap_or_default();
+        let thresholds = Thresholds {
+            crisis: next(),
+            check_in: next(),
+            advice: next(),
+        };
+        let (crisis_bias, advice_bias) = (next(), next());
+        let idf: Vec<f32> = (0..DIMENSIONS).map(|_| next()).collect();
+        let crisis: Vec<f32> = (0..DIMENSIONS).map(|_| next()).collect();
+        let advice: Vec<f32> = (0..DIMENSIONS).map(|_| next()).collect();
+        Ok(Model {
+            idf,
+            crisis: Linear {
+                weights: crisis,
+                bias: crisis_bias,
+            },
+            advice: Linear {
+                weights: advice,
+                bias: advice_bias,
+            },
+            thresholds,
+        })
+    }
+}
+
+/// Lower case, apostrophes dropped, ASCII punctuation and general punctuation turned into
+/// spaces; letters, digits and emoji kept, since "🪦🪦 soon" says as much as words do.
+pub fn tokens(text: &str) -> Vec<String> {
+    let mut cleaned = String::with_capacity(text.len());
+    for c in text.chars().flat_map(char::to_lowercase) {
+        match c {
+            '\'' | '’' | '‘' | '`' | '´' => {}
+            c if c.is_alphanumeric() => cleaned.push(c),
+            c if c.is_ascii() || c.is_whitespace() || ('\u{2000}'..='\u{206f}').contains(&c) => {
+                cleaned.push(' ');
+            }
+            // Emoji and other symbols: each one a word of its own.
+            c => {
+                cleaned.push(' ');
+                cleaned.push(c);
+                cleaned.push(' ');
+            }
+        }
+    }
+    cleaned.split_whitespace().map(str::to_owned).collect()
+}
+
+/// FNV-1a, 64 bits: small, fast and the same everywhere.
+fn slot(kind: u8, text: &str) -> u32 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in std::iter::once(kind).chain(text.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    (hash % DIMENSIONS as u64) as u32
+}
+
+/// How often each feature occurs in a message: words, pairs and triples of words, character
+/// runs of 3 to 5 inside each word padded with spaces (which catch misspellings and word
+/// forms), and runs of 6 across words.
+pub fn term_counts(text: &str) -> BTreeMap<u32, f32> {
+    let words = tokens(text);
+    let mut counts = BTreeMap::new();
+    let mut add = |slot: u32| *counts.entry(slot).or_insert(0.0) += 1.0;
+    for word in &words {
+        add(slot(b'w', word));
+        let padded: Vec<char> = format!(" {word} ").chars().collect();
+        for n in 3..=5 {
+            for window in padded.windows(n) {
+                add(slot(b'c', &window.iter().collect::<String>()));
+            }
+        }
+    }
+    for pair in words.windows(2) {
+        add(slot(b'b', &format!("{} {}", pair[0], pair[1])));
+    }
+    // Across word boundaries too: "end it", "kill my" and "no way out" as runs of characters.
+    let joined: Vec<char> = format!(" {} ", words.join(" ")).chars().collect();
+    for window in joined.windows(6) {
+        add(slot(b'x', &window.iter().collect::<String>()));
+    }
+    for triple in words.windows(3) {
+        add(slot(
+            b't',
+            &format!("{} {} {}", triple[0], triple[1], triple[2]),
+        ));
+    }
+    counts
+}
+
+/// Sublinear term frequency times IDF, scaled to unit length.
+pub fn weigh(counts: &BTreeMap<u32, f32>, idf: &[f32]) -> Vec<(u32, f32)> {
+    let mut features: Vec<(u32, f32)> = counts
+        .iter()
+        .map(|(slot, count)| (*slot, (1.0 + count.ln()) * idf[*slot as usize]))
+        .filter(|(_, value)| *value > 0.0)
+        .collect();
+    let norm = features
+        .iter()
+        .map(|(_, value)| value * value)
+        .sum::<f32>()
+        .sqrt();
+    if norm > 0.0 {
+        for (_, value) in &mut features {
+            *value /= norm;
+        }
+    }
+    features
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_keep_words_and_emoji_and_drop_punctuation() {
+        assert_eq!(
+            tokens("I DON’T want… to be here!! 🪦🪦"),
+            ["i", "dont", "want", "to", "be", "here", "🪦", "🪦"]
+        );
+    }
+
+    #[test]
+    fn features_are_unit_length_and_the_same_for_the_same_text() {
+        let idf = vec![1.0; DIMENSIONS];
+        let a = weigh(&term_counts("we barely talk anymore"), &idf);
+        let b = weigh(&term_counts("We barely talk, anymore."), &idf);
+        assert_eq!(a, b);
+        let norm: f32 = a.iter().map(|(_, v)| v * v).sum();
+        assert!((norm - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn a_model_survives_its_file_format() {
+        let mut weights = vec![0.0; DIMENSIONS];
+        weights[7] = 1.5;
+        let model = Model {
+            idf: vec![2.0; DIMENSIONS],
+            crisis: Linear {
+                weights: weights.clone(),
+                bias: -1.0,
+            },
+            advice: Linear { weights, bias: 0.5 },
+            thresholds: Thresholds {
+                crisis: 0.6,
+                check_in: 0.3,
+                advice: 0.5,
+            },
+        };
+        assert_eq!(Model::from_bytes(&model.to_bytes()).unwrap(), model);
+        assert!(Model::from_bytes(b"not a model").is_err());
+    }
+
+    #[test]
+    fn the_shipped_model_loads() {
+        assert!(shipped().is_some(), "model/weights.bin does not load");
+    }
+}
