@@ -1,5 +1,5 @@
 //! Speed and memory figures for the parts that grow with users: replies kept durably, the
-//! scheduler's tick, the recap, and the safety rules. Run with `cargo bench --bench throughput`
+//! scheduler's tick, the recap, and the safety detector. Run with `cargo bench --bench throughput`
 //! and record the figures in BENCHMARKS.md.
 
 use std::{sync::Arc, time::Instant};
@@ -184,11 +184,21 @@ async fn main() {
         started.elapsed() / rounds
     );
 
-    // The safety rules over a realistic mix of replies.
-    let corpus: Vec<String> = ["ordinary.txt", "advice.txt", "crisis.txt"]
+    // The safety detector (rules and model) over a realistic mix: the first release's corpora
+    // and one writer's, short messages and long replies. The first call loads the model.
+    let data = format!("{}/tests/data", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<String> = ["ordinary.txt", "advice.txt", "crisis.txt"]
+        .iter()
+        .map(|file| format!("{data}/{file}"))
+        .collect();
+    for entry in std::fs::read_dir(format!("{data}/writers/w1")).unwrap() {
+        files.push(entry.unwrap().path().display().to_string());
+    }
+    files.sort();
+    let corpus: Vec<String> = files
         .iter()
         .flat_map(|file| {
-            std::fs::read_to_string(format!("{}/tests/data/{file}", env!("CARGO_MANIFEST_DIR")))
+            std::fs::read_to_string(file)
                 .unwrap()
                 .lines()
                 .map(str::to_owned)
@@ -196,14 +206,36 @@ async fn main() {
         })
         .collect();
     let started = Instant::now();
-    let rounds = 20;
-    for _ in 0..rounds {
+    std::hint::black_box(safety::read("the first message after a start"));
+    println!(
+        "safety model load (first message): {:.1?}",
+        started.elapsed()
+    );
+    let rules_started = Instant::now();
+    for text in &corpus {
+        std::hint::black_box(safety::rules_only(text));
+    }
+    println!(
+        "safety rules alone: {:.1?} per message",
+        rules_started.elapsed() / corpus.len() as u32
+    );
+    let mut times: Vec<std::time::Duration> = Vec::with_capacity(corpus.len() * 5);
+    for _ in 0..5 {
         for text in &corpus {
-            std::hint::black_box(safety::assess(text));
+            let started = Instant::now();
+            std::hint::black_box(safety::read(text));
+            times.push(started.elapsed());
         }
     }
-    let per_message = started.elapsed() / (rounds * corpus.len() as u32);
-    println!("safety assessment: {per_message:.1?} per message");
+    times.sort();
+    let at = |share: f64| times[((times.len() as f64 * share) as usize).min(times.len() - 1)];
+    println!(
+        "safety rules and model: p50 {:.1?}, p99 {:.1?}, max {:.1?} per message ({} messages)",
+        at(0.50),
+        at(0.99),
+        times[times.len() - 1],
+        corpus.len()
+    );
 
     println!(
         "resident memory at the end: {:.0} MiB (sled cache capped at 16 MiB)",

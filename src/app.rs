@@ -235,3 +235,91 @@ pub fn check(config_path: &Path) -> CheckReport {
     }
     report
 }
+
+/// `crossroads safety "text"`: how the detector reads a message, and why, for a practice that
+/// wants to understand (or question) an answer the bot gave. Prints nothing of the log's kind:
+/// the text is the operator's own, typed on the command line.
+pub fn explain_safety(text: &str, examples: usize) -> String {
+    use std::fmt::Write as _;
+
+    use crossroads_core::safety::{self, Concern};
+
+    let explanation = safety::explain(text);
+    let mut out = String::new();
+    let decision = match (explanation.reading.concern, explanation.reading.check_in) {
+        (Concern::Crisis, _) => {
+            "crisis: the crisis answer, with the emergency number and crisis lines"
+        }
+        (Concern::Advice, true) => {
+            "advice, with a check-in: the advice answer, a gentle line and the crisis lines at a tap"
+        }
+        (Concern::Advice, false) => {
+            "advice: the answer that the bot cannot advise, and the booking button"
+        }
+        (Concern::None, true) => {
+            "check-in: the usual acknowledgement, a gentle line and the crisis lines at a tap"
+        }
+        (Concern::None, false) => "none: the usual acknowledgement",
+    };
+    let _ = writeln!(out, "decision: {decision}");
+    let rules = match explanation.rules {
+        Concern::Crisis => "crisis",
+        Concern::Advice => "advice",
+        Concern::None => "nothing",
+    };
+    let _ = writeln!(out, "rules: {rules}");
+    if let Some(number) = explanation.crisis_rule {
+        let pattern = safety::crisis_rule_pattern(number).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  crisis rule {number} in crates/core/src/safety/rules/crisis.toml fired:\n    {pattern}"
+        );
+    }
+    match explanation.model {
+        Some((scores, thresholds)) => {
+            let mark = |score: f32, threshold: f32| {
+                if score >= threshold {
+                    "reaches"
+                } else {
+                    "below"
+                }
+            };
+            let _ = writeln!(out, "model:");
+            let _ = writeln!(
+                out,
+                "  crisis score {:.3}: {} the crisis threshold {:.3}, {} the check-in threshold {:.3}",
+                scores.crisis,
+                mark(scores.crisis, thresholds.crisis),
+                thresholds.crisis,
+                mark(scores.crisis, thresholds.check_in),
+                thresholds.check_in
+            );
+            let _ = writeln!(
+                out,
+                "  advice score {:.3}: {} the advice threshold {:.3}",
+                scores.advice,
+                mark(scores.advice, thresholds.advice),
+                thresholds.advice
+            );
+        }
+        None => {
+            let _ = writeln!(out, "model: not loaded; the rules alone decided");
+        }
+    }
+    if let Some(model) = safety::shipped_model() {
+        let _ = writeln!(out, "nearest reviewed examples:");
+        for neighbour in safety::reviewed::nearest(model, text, examples) {
+            let label = if neighbour.category.is_empty() || neighbour.category == "unlabelled" {
+                neighbour.label.clone()
+            } else {
+                format!("{} ({})", neighbour.label, neighbour.category)
+            };
+            let _ = writeln!(
+                out,
+                "  {:.2}  {label}: {}",
+                neighbour.similarity, neighbour.text
+            );
+        }
+    }
+    out
+}

@@ -32,6 +32,15 @@ enum Commands {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Explain how the safety detector reads a message: the decision, the rule that fired, the
+    /// model's scores against its thresholds, and the nearest reviewed examples.
+    Safety {
+        /// The message, in quotes.
+        text: String,
+        /// How many of the nearest reviewed examples to show.
+        #[arg(long, default_value_t = 5)]
+        examples: usize,
+    },
 }
 
 #[tokio::main]
@@ -47,6 +56,10 @@ async fn main() -> ExitCode {
     }));
     let cli = Cli::parse();
     let result = match cli.command {
+        Commands::Safety { text, examples } => {
+            print!("{}", crossroads::app::explain_safety(&text, examples));
+            return ExitCode::SUCCESS;
+        }
         Commands::Run { config } => crossroads::app::run(&config).await,
         Commands::Chat { config, data_dir } => {
             crossroads::app::chat(config.as_deref(), data_dir.as_deref()).await

@@ -297,6 +297,16 @@ async fn every_message_fits_telegram_and_every_answer_points_to_booking() {
     audit
         .send(user, Event::ButtonPressed { data: data.clone() }, false)
         .await;
+    // The button under a check-in line.
+    audit
+        .send(
+            user,
+            Event::ButtonPressed {
+                data: "urgent".into(),
+            },
+            true,
+        )
+        .await;
     // A group.
     let replies = audit.service.handle(Chat::Group, Event::NonText).await;
     for reply in &replies {

@@ -209,3 +209,56 @@ async fn old_words_are_erased_after_the_retention_period() {
     assert_eq!(left, ["written two hundred days later"]);
     world.finish().await;
 }
+
+/// A message the detector reads as close to a crisis but not one: the first of these that the
+/// shipped detector puts in the check-in band (the test is about what the bot does with one,
+/// not about which words land there).
+fn borderline_message() -> &'static str {
+    const CANDIDATES: [&str; 8] = [
+        "I'm so tired of all of it",
+        "I'm so tired",
+        "everything feels heavy lately",
+        "i feel like i'm disappearing",
+        "no more arguments tonight",
+        "some days I just want to sleep and not wake up early",
+        "I don't know how much longer I can keep this up",
+        "nothing matters much anymore",
+    ];
+    CANDIDATES
+        .into_iter()
+        .find(|text| {
+            let reading = crossroads_core::safety::read(text);
+            reading.check_in && reading.concern != crossroads_core::safety::Concern::Crisis
+        })
+        .expect("one candidate is in the check-in band")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_borderline_message_gets_a_gentle_line_and_the_crisis_lines_at_a_tap() {
+    let world = World::start().await;
+    let ann = world.user(ANN, "Ann");
+    ann.asks("/start").await;
+    let answer = ann.asks(borderline_message()).await;
+    assert!(
+        support::dialogues::is_message(&answer.text, "check_in"),
+        "{}",
+        answer.text
+    );
+    assert!(
+        !answer.is("crisis"),
+        "not the crisis answer: {}",
+        answer.text
+    );
+    assert!(has_booking_button(&answer));
+    assert_eq!(answer.callback_data(), vec!["urgent".to_owned()]);
+    ann.presses(&answer, "urgent");
+    let lines = ann.next_reply().await;
+    assert!(lines.is("crisis") && lines.text.contains("Samaritans: 116 123"));
+    assert_eq!(world.service().store().all_entries(ANN).unwrap().len(), 1);
+
+    // A second one the same day is answered as a crisis.
+    world.advance(support::minutes(30)).await;
+    let second = ann.asks(borderline_message()).await;
+    assert!(second.is("crisis"), "{}", second.text);
+    world.finish().await;
+}
