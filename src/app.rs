@@ -303,10 +303,14 @@ pub fn explain_safety(text: &str, examples: usize) -> String {
             );
         }
         None => {
-            let _ = writeln!(out, "model: not loaded; the rules alone decided");
+            let _ = writeln!(
+                out,
+                "model: does not read messages under {} words; the rules alone decided",
+                safety::MODEL_MIN_WORDS
+            );
         }
     }
-    if let Some(model) = safety::shipped_model() {
+    if let Some(model) = safety::shipped_model().filter(|_| examples > 0) {
         let _ = writeln!(out, "nearest reviewed examples:");
         for neighbour in safety::reviewed::nearest(model, text, examples) {
             let label = if neighbour.category.is_empty() || neighbour.category == "unlabelled" {

@@ -245,3 +245,53 @@ async fn sigterm_stops_the_bot_cleanly_with_exit_code_zero() {
         "the token must never be printed"
     );
 }
+
+#[test]
+fn safety_explains_a_decision_with_the_rule_the_scores_and_the_nearest_examples() {
+    let output = crossroads(&[
+        "safety",
+        "I keep thinking everyone would be better off without me",
+    ])
+    .output()
+    .unwrap();
+    assert!(output.status.success());
+    let shown = text(&output.stdout);
+    assert!(shown.starts_with("decision: crisis"), "{shown}");
+    assert!(
+        shown.contains("crisis score") && shown.contains("threshold"),
+        "{shown}"
+    );
+    assert!(shown.contains("nearest reviewed examples:"), "{shown}");
+    let examples = shown
+        .lines()
+        .skip_while(|line| !line.starts_with("nearest"))
+        .skip(1)
+        .count();
+    assert_eq!(examples, 5, "{shown}");
+
+    let output = crossroads(&[
+        "safety",
+        "we had a lovely walk by the river",
+        "--examples",
+        "2",
+    ])
+    .output()
+    .unwrap();
+    let shown = text(&output.stdout);
+    assert!(shown.starts_with("decision: none"), "{shown}");
+    assert!(shown.contains("rules: nothing"), "{shown}");
+
+    let output = crossroads(&[
+        "safety",
+        "honestly I want to kill myself",
+        "--examples",
+        "0",
+    ])
+    .output()
+    .unwrap();
+    let shown = text(&output.stdout);
+    assert!(
+        shown.contains("crisis rule") && shown.contains("crisis.toml"),
+        "{shown}"
+    );
+}

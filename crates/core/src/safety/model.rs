@@ -170,12 +170,40 @@ pub fn tokens(text: &str) -> Vec<String> {
 
 /// FNV-1a, 64 bits: small, fast and the same everywhere.
 fn slot(kind: u8, text: &str) -> u32 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in std::iter::once(kind).chain(text.bytes()) {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    let mut hash = Fnv::new(kind);
+    hash.bytes(text.as_bytes());
+    hash.slot()
+}
+
+/// The same hash as [`slot`] of the characters' UTF-8, without building a string.
+fn slot_of_chars(kind: u8, chars: &[char]) -> u32 {
+    let mut hash = Fnv::new(kind);
+    let mut buffer = [0; 4];
+    for c in chars {
+        hash.bytes(c.encode_utf8(&mut buffer).as_bytes());
     }
-    (hash % DIMENSIONS as u64) as u32
+    hash.slot()
+}
+
+struct Fnv(u64);
+
+impl Fnv {
+    fn new(kind: u8) -> Fnv {
+        let mut hash = Fnv(0xcbf2_9ce4_8422_2325);
+        hash.bytes(&[kind]);
+        hash
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 ^= u64::from(*byte);
+            self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn slot(&self) -> u32 {
+        (self.0 % DIMENSIONS as u64) as u32
+    }
 }
 
 /// How often each feature occurs in a message: words, pairs and triples of words, character
@@ -190,7 +218,7 @@ pub fn term_counts(text: &str) -> BTreeMap<u32, f32> {
         let padded: Vec<char> = format!(" {word} ").chars().collect();
         for n in 3..=5 {
             for window in padded.windows(n) {
-                add(slot(b'c', &window.iter().collect::<String>()));
+                add(slot_of_chars(b'c', window));
             }
         }
     }
@@ -200,7 +228,7 @@ pub fn term_counts(text: &str) -> BTreeMap<u32, f32> {
     // Across word boundaries too: "end it", "kill my" and "no way out" as runs of characters.
     let joined: Vec<char> = format!(" {} ", words.join(" ")).chars().collect();
     for window in joined.windows(6) {
-        add(slot(b'x', &window.iter().collect::<String>()));
+        add(slot_of_chars(b'x', window));
     }
     for triple in words.windows(3) {
         add(slot(
@@ -251,6 +279,12 @@ mod tests {
         assert_eq!(a, b);
         let norm: f32 = a.iter().map(|(_, v)| v * v).sum();
         assert!((norm - 1.0).abs() < 1e-5);
+    }
+
+    #[test]
+    fn hashing_characters_is_hashing_their_text() {
+        let chars: Vec<char> = " ünï🪦 ".chars().collect();
+        assert_eq!(slot_of_chars(b'c', &chars), slot(b'c', " ünï🪦 "));
     }
 
     #[test]
