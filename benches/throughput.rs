@@ -15,7 +15,6 @@ use crossroads_core::{
     fixtures, safety,
     voice::Settings,
 };
-use crossroads_store::{SecretKey, Store};
 
 fn settings() -> Settings {
     Settings {
@@ -25,13 +24,7 @@ fn settings() -> Settings {
 }
 
 fn service(dir: &std::path::Path, clock: &ManualClock) -> Arc<Service> {
-    let store = Arc::new(Store::open_with_key(&dir.join("db"), &SecretKey::generate()).unwrap());
-    Arc::new(Service::new(
-        store,
-        fixtures::catalog(),
-        settings(),
-        Arc::new(clock.clone()),
-    ))
+    Service::for_tests(dir, settings(), clock)
 }
 
 fn message(id: i32, clock: &ManualClock, text: &str) -> Incoming {

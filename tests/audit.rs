@@ -16,7 +16,6 @@ use crossroads_core::{
     reply::{Button, Outbound},
     voice::{Contact, CrisisLine, Settings},
 };
-use crossroads_store::{SecretKey, Store};
 // Telegram's rules as the fake Bot API server implements them, independently of the bot's own
 // markup code, which is what is under audit here.
 #[path = "support/telegram_html.rs"]
@@ -82,15 +81,8 @@ struct Audit {
 impl Audit {
     fn new() -> Audit {
         let dir = tempfile::tempdir().unwrap();
-        let store =
-            Arc::new(Store::open_with_key(&dir.path().join("db"), &SecretKey::generate()).unwrap());
         let clock = ManualClock::new("2026-03-02T07:00:00Z".parse().unwrap());
-        let service = Arc::new(Service::new(
-            store,
-            fixtures::catalog(),
-            settings(),
-            Arc::new(clock.clone()),
-        ));
+        let service = Service::for_tests(dir.path(), settings(), &clock);
         Audit {
             service,
             clock,

@@ -16,7 +16,6 @@ use crossroads_core::{
     fixtures,
     reply::{Button, Outbound},
 };
-use crossroads_store::{SecretKey, Store};
 
 const ANN: i64 = 1001;
 
@@ -30,16 +29,9 @@ struct Session {
 impl Session {
     fn new() -> Session {
         let dir = tempfile::tempdir().unwrap();
-        let store =
-            Arc::new(Store::open_with_key(&dir.path().join("db"), &SecretKey::generate()).unwrap());
         // A Monday morning in London, before the 09:00 question.
         let clock = ManualClock::new("2026-03-02T07:00:00Z".parse().unwrap());
-        let service = Arc::new(Service::new(
-            store,
-            fixtures::catalog(),
-            fixtures::settings(),
-            Arc::new(clock.clone()),
-        ));
+        let service = Service::for_tests(dir.path(), fixtures::settings(), &clock);
         Session {
             service,
             clock,

@@ -61,6 +61,25 @@ impl Service {
         &self.catalog
     }
 
+    /// A service over a fresh encrypted store in `dir`, with the built-in dialogues and a clock
+    /// that moves only when told to: what the service, audit, snapshot and benchmark tests all
+    /// start from.
+    #[cfg(any(test, feature = "test-support"))]
+    pub fn for_tests(
+        dir: &std::path::Path,
+        settings: Settings,
+        clock: &crate::clock::ManualClock,
+    ) -> Arc<Service> {
+        let key = crossroads_store::SecretKey::generate();
+        let store = Store::open_with_key(&dir.join("db"), &key).expect("a store in a fresh folder");
+        Arc::new(Service::new(
+            Arc::new(store),
+            Catalog::builtin().expect("the built-in dialogues are valid"),
+            settings,
+            Arc::new(clock.clone()),
+        ))
+    }
+
     /// The store itself, for tests that inspect what was written.
     #[cfg(any(test, feature = "test-support"))]
     pub fn store(&self) -> &Arc<Store> {
