@@ -361,3 +361,46 @@ async fn a_user_who_blocks_the_bot_stops_getting_questions_and_keeps_their_data(
     assert!(ann.next_reply().await.is("prompt"));
     world.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_update_is_skipped_and_everyone_else_is_answered() {
+    let world = World::start().await;
+    let ann = world.user(ANN, "Ann");
+    let ben = world.user(1002, "Ben");
+    ann.asks("/start").await;
+    ben.asks("/start").await;
+    // One update in the batch cannot be parsed; the ones around it must still be handled.
+    ann.says("before the bad one");
+    let unreadable = world.fake.user_sends_unreadable_text(1002, 1002);
+    ann.says("after the bad one");
+    let acknowledged = ann.replies(2).await;
+    assert!(acknowledged.iter().all(has_booking_button));
+    assert!(ben.asks("/settings").await.is("settings"));
+    // The next poll confirms everything handled, the unreadable update included.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while world.fake.confirmed_offset() <= unreadable {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the offset never moved past the unreadable update"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let kept: Vec<String> = world
+        .service()
+        .store()
+        .all_entries(ANN)
+        .unwrap()
+        .into_iter()
+        .map(|entry| entry.text)
+        .collect();
+    assert_eq!(kept, ["before the bad one", "after the bad one"]);
+    assert!(
+        world
+            .service()
+            .store()
+            .all_entries(1002)
+            .unwrap()
+            .is_empty()
+    );
+    world.finish().await;
+}

@@ -4,3 +4,4 @@
 mod polling;
 pub mod telegram;
 pub mod terminal;
+mod updates;

@@ -18,7 +18,6 @@ use std::{
 };
 
 use teloxide::{
-    RequestError,
     prelude::*,
     stop::{StopFlag, StopToken, mk_stop_token},
     types::{AllowedUpdate, UpdateKind},
@@ -26,7 +25,10 @@ use teloxide::{
 };
 use tokio::sync::Notify;
 
-use super::telegram::{Api, describe_error};
+use super::{
+    telegram::Api,
+    updates::{self, FetchError, Fetched},
+};
 use crate::service::{Service, cause_chain};
 
 /// Updates handed to the dispatcher and not yet handled.
@@ -94,9 +96,16 @@ struct Polling {
     next_offset: Arc<AtomicI32>,
     saved_offset: Option<i32>,
     timeout_secs: u32,
-    buffer: VecDeque<Update>,
+    buffer: VecDeque<Item>,
     failures: u32,
     flag: StopFlag,
+}
+
+/// What a batch holds, in Telegram's order: an update to hand out, or the id of one that could
+/// not be read, which the offset must still move past when its turn comes.
+enum Item {
+    Update(Box<Update>),
+    Unreadable(i64),
 }
 
 /// How to stop the listener, and the offset it reached: every update below it was handed out,
@@ -143,11 +152,19 @@ pub(crate) fn listener(
 impl Polling {
     async fn next(&mut self) -> Option<Update> {
         loop {
-            if let Some(update) = self.buffer.pop_front() {
-                self.in_flight.begin();
-                self.next_offset
-                    .store(update.id.as_offset(), Ordering::SeqCst);
-                return Some(update);
+            match self.buffer.pop_front() {
+                Some(Item::Update(update)) => {
+                    self.in_flight.begin();
+                    self.next_offset
+                        .store(update.id.as_offset(), Ordering::SeqCst);
+                    return Some(*update);
+                }
+                Some(Item::Unreadable(update_id)) => {
+                    let next = i32::try_from(update_id.saturating_add(1)).unwrap_or(i32::MAX);
+                    self.next_offset.fetch_max(next, Ordering::SeqCst);
+                    continue;
+                }
+                None => {}
             }
             if self.flag.is_stopped() {
                 return None;
@@ -163,26 +180,25 @@ impl Polling {
             }
             self.save_offset().await;
             let offset = self.next_offset.load(Ordering::SeqCst);
-            let request = self
-                .api
-                .get_updates()
-                .offset(offset)
-                .timeout(self.timeout_secs)
-                .allowed_updates(ALLOWED_UPDATES.to_vec())
-                .send();
+            let request = updates::fetch(
+                self.api.inner(),
+                offset,
+                self.timeout_secs,
+                &ALLOWED_UPDATES,
+            );
             let flag = self.flag.clone();
             let result = tokio::select! {
                 () = flag => return None,
                 result = request => result,
             };
             match result {
-                Ok(updates) => {
+                Ok(fetched) => {
                     self.failures = 0;
-                    self.take_batch(updates);
+                    self.take_batch(fetched);
                 }
                 Err(error) => {
                     let delay = self.failure_delay(&error);
-                    tracing::warn!(error = %describe_error(&error), retry_in_secs = delay.as_secs(), "getUpdates failed");
+                    tracing::warn!(error = %error, retry_in_secs = delay.as_secs(), "getUpdates failed");
                     let flag = self.flag.clone();
                     tokio::select! {
                         () = flag => return None,
@@ -193,25 +209,44 @@ impl Polling {
         }
     }
 
-    fn take_batch(&mut self, updates: Vec<Update>) {
-        for update in updates {
+    fn take_batch(&mut self, fetched: Fetched) {
+        // Only ids and kinds are logged: an update holds what a user wrote.
+        for skipped in &fetched.skipped {
+            tracing::warn!(
+                update_id = skipped.update_id,
+                kind = %skipped.kind,
+                "skipping an update that cannot be read"
+            );
+        }
+        let mut items: Vec<(i64, Item)> = fetched
+            .skipped
+            .into_iter()
+            .filter_map(|skipped| skipped.update_id)
+            .map(|id| (id, Item::Unreadable(id)))
+            .collect();
+        for update in fetched.updates {
+            let id = i64::from(update.id.0);
             if let UpdateKind::Error(_) = update.kind {
-                // Only the id is logged: the raw update holds what the user wrote.
                 tracing::warn!(
                     update_id = update.id.0,
-                    "skipping an update this version cannot read"
+                    "skipping an update of a kind this version does not know"
                 );
-                self.next_offset
-                    .store(update.id.as_offset(), Ordering::SeqCst);
+                items.push((id, Item::Unreadable(id)));
                 continue;
             }
-            self.buffer.push_back(update);
+            items.push((id, Item::Update(Box::new(update))));
         }
+        items.sort_by_key(|(id, _)| *id);
+        self.buffer.extend(items.into_iter().map(|(_, item)| item));
     }
 
-    fn failure_delay(&mut self, error: &RequestError) -> Duration {
-        if let RequestError::RetryAfter(seconds) = error {
-            return seconds.duration();
+    fn failure_delay(&mut self, error: &FetchError) -> Duration {
+        if let FetchError::Refused {
+            retry_after: Some(wait),
+            ..
+        } = error
+        {
+            return *wait;
         }
         let delay = backoff(self.failures);
         self.failures = self.failures.saturating_add(1);

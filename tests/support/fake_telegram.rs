@@ -273,6 +273,28 @@ impl FakeTelegram {
         });
     }
 
+    /// Enqueues a `message` update whose text carries a lone UTF-16 surrogate escape
+    /// (`\ud800`), which Telegram can deliver and strict JSON parsers refuse. Returns its
+    /// update id.
+    pub fn user_sends_unreadable_text(&self, chat_id: i64, from_user_id: i64) -> i64 {
+        const PLACEHOLDER: &str = "placeholder-for-a-lone-surrogate";
+        self.user_message(chat_id, from_user_id, |_| text_fields(PLACEHOLDER));
+        self.shared.mutate(|state| {
+            let queued = state
+                .updates
+                .back_mut()
+                .expect("the message was just enqueued");
+            let text = queued.json.to_string().replace(
+                &format!("\"{PLACEHOLDER}\""),
+                "\"words \\ud800 that no strict parser reads\"",
+            );
+            let id = queued.id;
+            queued.json = Value::String(raw_marker(id));
+            state.raw_updates.insert(id, text);
+            id
+        })
+    }
+
     /// Enqueues a `message` update and returns its message id. A leading `/command` gets a
     /// `bot_command` entity, as Telegram adds one.
     pub fn user_sends_text(&self, chat_id: i64, from_user_id: i64, text: &str) -> i32 {
@@ -640,6 +662,9 @@ struct State {
     left_chats: Vec<i64>,
     parked_polls: usize,
     closed: bool,
+    /// The exact text of updates that are not valid JSON documents, by update id; the queue
+    /// holds a marker for each that getUpdates swaps for this text.
+    raw_updates: HashMap<i64, String>,
 }
 
 struct QueuedUpdate {
@@ -666,6 +691,7 @@ impl State {
             left_chats: Vec::new(),
             parked_polls: 0,
             closed: false,
+            raw_updates: HashMap::new(),
         }
     }
 
@@ -913,6 +939,9 @@ async fn handle_method(
             Err(refusal)
         }
     };
+    if method.eq_ignore_ascii_case("getUpdates") {
+        return updates_response(&shared, outcome);
+    }
     telegram_response(outcome)
 }
 
@@ -962,6 +991,23 @@ fn resolve(requested: &str) -> Result<&'static str, Refusal> {
         .copied()
         .find(|method| method.eq_ignore_ascii_case(requested))
         .ok_or_else(|| Refusal::new(404, "Not Found"))
+}
+
+fn raw_marker(update_id: i64) -> String {
+    format!("raw-update-{update_id}")
+}
+
+/// A getUpdates answer with each raw update's exact text in place of its marker.
+fn updates_response(shared: &Shared, outcome: Result<Value, Refusal>) -> Response {
+    let raw = shared.lock().raw_updates.clone();
+    if raw.is_empty() || outcome.is_err() {
+        return telegram_response(outcome);
+    }
+    let mut body = json!({ "ok": true, "result": outcome.unwrap_or_default() }).to_string();
+    for (id, text) in raw {
+        body = body.replace(&format!("\"{}\"", raw_marker(id)), &text);
+    }
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 fn telegram_response(outcome: Result<Value, Refusal>) -> Response {
