@@ -123,6 +123,18 @@ impl Turn {
     }
 }
 
+/// A command's text as words: `/i_want_to_die@some_bot now` reads as "i want to die now".
+fn command_as_words(text: &str) -> String {
+    let trimmed = text.trim_start().trim_start_matches('/');
+    let (word, rest) = trimmed
+        .split_once(char::is_whitespace)
+        .unwrap_or((trimmed, ""));
+    let name = word.split_once('@').map_or(word, |(name, _)| name);
+    format!("{} {rest}", name.replace('_', " "))
+        .trim()
+        .to_owned()
+}
+
 pub struct Conversation<'a> {
     pub voice: Voice<'a>,
     pub now: DateTime<Utc>,
@@ -137,24 +149,13 @@ impl<'a> Conversation<'a> {
     /// a command whose text sounds like a crisis ("/time I can't go on") is answered as what it
     /// is, and its words are kept like any others.
     pub fn read(&self, user_id: UserId, event: Event) -> Turn {
-        let quiet = Reading {
-            concern: Concern::None,
-            check_in: false,
-        };
+        let quiet = Reading::default();
         let reading = match &event {
-            // A command is read by the words after it: "/delete" says nothing about the person,
-            // "/time I can't go on" does.
+            // A command is read as words, without its slash, its addressee or underscores:
+            // "/time I can't go on" and "/i_want_to_die" are heard; "/delete" says nothing
+            // about the person, and is too short for the model to read.
             Event::Command(_, message) | Event::UnknownCommand(message) => {
-                let words = message
-                    .text
-                    .trim()
-                    .split_once(char::is_whitespace)
-                    .map_or("", |(_, rest)| rest.trim());
-                if words.is_empty() {
-                    quiet
-                } else {
-                    safety::read(words)
-                }
+                safety::read(&command_as_words(&message.text))
             }
             Event::Text(message) | Event::Edited(message) => safety::read(&message.text),
             _ => quiet,
@@ -245,5 +246,54 @@ impl<'a> Conversation<'a> {
             outbound.push(self.welcome(&profile));
             profile
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_is_read_as_the_words_it_is_made_of() {
+        assert_eq!(command_as_words("/delete"), "delete");
+        assert_eq!(
+            command_as_words("/time I can't go on"),
+            "time I can't go on"
+        );
+        assert_eq!(
+            command_as_words("/i_want_to_die@crossroads_bot"),
+            "i want to die"
+        );
+        assert_eq!(command_as_words("  /kms  "), "kms");
+    }
+
+    #[test]
+    fn a_crisis_said_as_a_command_gets_the_crisis_answer_and_is_kept() {
+        let (catalog, settings) = (crate::fixtures::catalog(), crate::fixtures::settings());
+        let now = "2026-03-02T10:00:00Z".parse().unwrap();
+        let conversation = Conversation::new(Voice::new(&catalog, &settings), now);
+        for text in [
+            "/kms",
+            "/i_want_to_die",
+            "/suicide",
+            "/time i want to end it all",
+        ] {
+            let event = crate::event::Event::from_text(text, "crossroads_bot", 1, now);
+            let turn = conversation.read(1001, event);
+            assert!(
+                matches!(turn.event(), Event::Text(_)),
+                "{text} is answered as words"
+            );
+            let outcome = conversation.decide(turn, Loaded::default());
+            assert!(outcome.entry.is_some(), "{text} is kept");
+        }
+        for text in ["/delete", "/recap", "/dance"] {
+            let event = crate::event::Event::from_text(text, "crossroads_bot", 2, now);
+            let turn = conversation.read(1001, event);
+            assert!(
+                !matches!(turn.event(), Event::Text(_)),
+                "{text} stays a command"
+            );
+        }
     }
 }

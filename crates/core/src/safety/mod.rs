@@ -35,6 +35,19 @@ pub struct Reading {
     /// Not a crisis, but close enough to one that the answer adds a gentle line and the crisis
     /// lines at a tap. Never set when `concern` is a crisis.
     pub check_in: bool,
+    /// In the upper half of the check-in band: with another check-in the same day, such a
+    /// message is answered as a crisis. Only ever set with `check_in`.
+    pub near_crisis: bool,
+}
+
+impl Default for Reading {
+    fn default() -> Self {
+        Reading {
+            concern: Concern::None,
+            check_in: false,
+            near_crisis: false,
+        }
+    }
 }
 
 /// Why a message reads as it does: for `crossroads safety` and for the corpus test.
@@ -67,7 +80,7 @@ pub fn assess(text: &str) -> Concern {
 
 /// The concern and the check-in band, from the rules and the model together.
 pub fn read(text: &str) -> Reading {
-    explain(text).reading
+    evaluate(text, false).reading
 }
 
 /// The rules alone, as they were before the model: for training and measuring.
@@ -80,7 +93,14 @@ pub fn rules_only(text: &str) -> Concern {
 /// those.
 pub const MODEL_MIN_WORDS: usize = 3;
 
+/// How a message reads, and why.
 pub fn explain(text: &str) -> Explanation {
+    evaluate(text, true)
+}
+
+/// `with_rule` names the crisis rule that fired, which costs a second pass over the rules: only
+/// an explanation needs it.
+fn evaluate(text: &str, with_rule: bool) -> Explanation {
     let rules = engine::assess(text);
     let model = model::shipped()
         .filter(|_| model::tokens(text).len() >= MODEL_MIN_WORDS)
@@ -101,13 +121,19 @@ pub fn explain(text: &str) -> Explanation {
     } else {
         Concern::None
     };
+    let check_in = !crisis && reaches(crisis_score, |t| t.check_in);
     Explanation {
         reading: Reading {
             concern,
-            check_in: !crisis && reaches(crisis_score, |t| t.check_in),
+            check_in,
+            near_crisis: check_in && reaches(crisis_score, |t| (t.check_in + t.crisis) / 2.0),
         },
         rules,
-        crisis_rule: engine::crisis_rule(text),
+        crisis_rule: if with_rule && rules == Concern::Crisis {
+            engine::crisis_rule(text)
+        } else {
+            None
+        },
         model,
     }
 }
