@@ -210,27 +210,29 @@ async fn old_words_are_erased_after_the_retention_period() {
     world.finish().await;
 }
 
-/// A message the detector reads as close to a crisis but not one: the first of these that the
-/// shipped detector puts in the check-in band (the test is about what the bot does with one,
-/// not about which words land there).
-fn borderline_message() -> &'static str {
+/// The first of these that the shipped detector puts in the check-in band, in its upper half
+/// (`near_crisis`) or not, as asked: the test is about what the bot does with such a message,
+/// not about which words land there.
+fn borderline_message(near_crisis: bool) -> &'static str {
     const CANDIDATES: [&str; 8] = [
-        "I'm so tired of all of it",
-        "I'm so tired",
-        "everything feels heavy lately",
         "i feel like i'm disappearing",
+        "I'm so tired",
+        "I'm so tired of being here",
+        "everything feels heavy lately",
         "no more arguments tonight",
-        "some days I just want to sleep and not wake up early",
-        "I don't know how much longer I can keep this up",
+        "I'm so tired of all of it",
         "nothing matters much anymore",
+        "i am so worn down by all of it",
     ];
     CANDIDATES
         .into_iter()
         .find(|text| {
             let reading = crossroads_core::safety::read(text);
-            reading.check_in && reading.concern != crossroads_core::safety::Concern::Crisis
+            reading.check_in
+                && reading.concern != crossroads_core::safety::Concern::Crisis
+                && reading.near_crisis == near_crisis
         })
-        .expect("one candidate is in the check-in band")
+        .expect("one candidate is in that part of the check-in band")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,7 +240,7 @@ async fn a_borderline_message_gets_a_gentle_line_and_the_crisis_lines_at_a_tap()
     let world = World::start().await;
     let ann = world.user(ANN, "Ann");
     ann.asks("/start").await;
-    let answer = ann.asks(borderline_message()).await;
+    let answer = ann.asks(borderline_message(false)).await;
     assert!(
         support::dialogues::is_message(&answer.text, "check_in"),
         "{}",
@@ -256,9 +258,9 @@ async fn a_borderline_message_gets_a_gentle_line_and_the_crisis_lines_at_a_tap()
     assert!(lines.is("crisis") && lines.text.contains("Samaritans: 116 123"));
     assert_eq!(world.service().store().all_entries(ANN).unwrap().len(), 1);
 
-    // A second one the same day is answered as a crisis.
+    // A second one the same day, closer to a crisis, is answered as a crisis.
     world.advance(support::minutes(30)).await;
-    let second = ann.asks(borderline_message()).await;
+    let second = ann.asks(borderline_message(true)).await;
     assert!(second.is("crisis"), "{}", second.text);
     world.finish().await;
 }

@@ -392,6 +392,9 @@ struct Figures {
     crisis_or_check_in: Rate,
     /// Check-ins on ordinary messages.
     check_in_on_ordinary: Rate,
+    /// Ordinary messages in the upper half of the check-in band: after another check-in the
+    /// same day, these would get the crisis answer.
+    near_crisis_on_ordinary: Rate,
     advice_recall: Rate,
     /// Advice answers to ordinary messages.
     advice_false_positives: Rate,
@@ -421,7 +424,11 @@ fn measure(folder: &str) -> Figures {
     for (file, _) in files(folder) {
         let (label, category) = label_of(file);
         for text in lines(&joined(folder, file)) {
-            let Reading { concern, check_in } = read(&text);
+            let Reading {
+                concern,
+                check_in,
+                near_crisis,
+            } = read(&text);
             let crisis = concern == Concern::Crisis;
             match label {
                 Label::Crisis => {
@@ -442,6 +449,7 @@ fn measure(folder: &str) -> Figures {
                 Label::Ordinary => {
                     figures.crisis_false_positives.add(crisis);
                     figures.check_in_on_ordinary.add(check_in);
+                    figures.near_crisis_on_ordinary.add(near_crisis);
                     figures
                         .advice_false_positives
                         .add(concern == Concern::Advice);
@@ -463,6 +471,10 @@ fn measure(folder: &str) -> Figures {
     println!(
         "  check-in on ordinary {}",
         figures.check_in_on_ordinary.show()
+    );
+    println!(
+        "  close to a crisis, on ordinary {}",
+        figures.near_crisis_on_ordinary.show()
     );
     if figures.advice_recall.total > 0 {
         println!("  advice recall {}", figures.advice_recall.show());
@@ -544,6 +556,11 @@ fn the_development_corpora_meet_the_targets() {
         check(
             figures.check_in_on_ordinary.value() <= 0.08,
             "check-in on more than 8% of ordinary messages",
+        );
+        // Two of these in a day would get the crisis answer: they must stay rare.
+        check(
+            figures.near_crisis_on_ordinary.value() <= 0.03,
+            "more than 3% of ordinary messages close to a crisis",
         );
         if figures.advice_recall.total > 0 {
             check(

@@ -276,6 +276,9 @@ impl Service {
 
     /// Erases entries older than the retention period. Returns how many.
     pub async fn purge_expired(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        // A check-in is kept for a day; this reaches the profiles nothing else reads.
+        let (_, ticket) = self.store.forget_stale_check_ins(now)?;
+        self.store.durable(ticket).await?;
         let retention = chrono::Duration::days(i64::from(self.settings.retention_days));
         let Some(cutoff) = now.checked_sub_signed(retention) else {
             return Ok(0);

@@ -48,6 +48,7 @@ struct SettingsExport {
     deletion_requested_at: Option<DateTime<Utc>>,
     /// When a message last fell in the safety check-in band, kept for a day.
     check_in_shown_at: Option<DateTime<Utc>>,
+    check_in_answered_as_crisis: Option<bool>,
 }
 
 #[derive(Serialize)]
@@ -122,7 +123,9 @@ fn as_json<'a>(
                 .pending_deletion
                 .as_ref()
                 .map(|pending| pending.asked_at),
-            check_in_shown_at: profile.last_check_in_at,
+            check_in_shown_at: fresh_check_in(profile, now).map(|last| last.at),
+            check_in_answered_as_crisis: fresh_check_in(profile, now)
+                .map(|last| last.answered_as_crisis),
         }),
         entries: entries
             .iter()
@@ -147,6 +150,13 @@ fn as_json<'a>(
             })
             .collect(),
     }
+}
+
+/// The check-in still remembered: one older than a day is no longer part of what is kept.
+fn fresh_check_in(profile: &Profile, now: DateTime<Utc>) -> Option<crate::model::CheckIn> {
+    profile
+        .last_check_in
+        .filter(|last| now - last.at <= crate::model::CHECK_IN_MEMORY)
 }
 
 /// The readable copy: the dialogues' export templates, rendered, then stripped to the text a

@@ -24,11 +24,23 @@ pub struct Profile {
     pub rotation: Rotation,
     #[serde(default)]
     pub pending_deletion: Option<PendingDeletion>,
-    /// When a message last fell in the safety check-in band, for one day: a second within it
-    /// gets the crisis answer. Nothing of what was written is kept here.
+    /// The last message that fell in the safety check-in band, for one day: a second one close
+    /// to a crisis within it gets the crisis answer. Nothing of what was written is kept here.
     #[serde(default)]
-    pub last_check_in_at: Option<DateTime<Utc>>,
+    pub last_check_in: Option<CheckIn>,
 }
+
+/// When a message fell in the check-in band, which message it was (so that a redelivery gets
+/// the same answer), and whether it was answered as a crisis.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckIn {
+    pub at: DateTime<Utc>,
+    pub message_id: i32,
+    pub answered_as_crisis: bool,
+}
+
+/// How long a check-in is remembered.
+pub const CHECK_IN_MEMORY: Duration = Duration::hours(24);
 
 /// A question sent and not yet answered: the next text the user sends is the answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,8 +79,19 @@ impl Profile {
             next_due: None,
             rotation: Rotation::default(),
             pending_deletion: None,
-            last_check_in_at: None,
+            last_check_in: None,
         }
+    }
+
+    /// Lets a check-in go once it is older than a day; returns whether anything changed.
+    pub fn forget_stale_check_in(&mut self, now: DateTime<Utc>) -> bool {
+        let stale = self
+            .last_check_in
+            .is_some_and(|last| now - last.at > CHECK_IN_MEMORY);
+        if stale {
+            self.last_check_in = None;
+        }
+        stale
     }
 
     /// Recomputes the next question from the settings, as of `now`.

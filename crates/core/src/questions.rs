@@ -51,6 +51,9 @@ impl Conversation<'_> {
         if due.at > self.now {
             return Outcome::default();
         }
+        // The daily question is the one moment every active profile is read: a check-in older
+        // than a day is let go here too, not only when the user next writes.
+        profile.forget_stale_check_in(self.now);
         let already_asked = profile
             .last_prompted_on
             .is_some_and(|last| last >= due.local_date);

@@ -1,20 +1,14 @@
 //! What the user writes: every text is kept, as the answer to the open question or as a note
 //! for the day, and acknowledged in a few warm words, or with the crisis or advice answer.
 
-use chrono::Duration;
-
 use crate::{
     content::args,
     conversation::{Conversation, Outcome, URGENT_BUTTON},
     event::Incoming,
-    model::{Entry, Profile, UserId},
+    model::{CheckIn, Entry, Profile, UserId},
     reply::{Button, Outbound},
     safety::{Concern, Reading},
 };
-
-/// Two messages in the check-in band this close together count as a crisis: one borderline
-/// line can be a passing mood, two in a day are worth the crisis lines.
-const CHECK_IN_MEMORY: Duration = Duration::hours(24);
 
 impl Conversation<'_> {
     /// Text the user wrote. It is kept whatever it says; what the bot says back depends on what
@@ -34,7 +28,8 @@ impl Conversation<'_> {
             profile.reschedule(self.now);
         }
         let redelivered = already_kept.is_some();
-        let (concern, check_in) = self.in_context(&mut profile, reading, redelivered);
+        let (concern, check_in) =
+            self.in_context(&mut profile, incoming.message_id, reading, redelivered);
         let entry = match already_kept {
             // The same message again (Telegram redelivered it): same entry, same answer.
             Some(kept) => Entry {
@@ -60,27 +55,40 @@ impl Conversation<'_> {
         }
     }
 
-    /// A message in the check-in band, read with the one before it: a second within a day is
-    /// answered as a crisis. Only the time of the last one is kept, and only for that day.
+    /// A message in the check-in band, read with the one before it: one borderline line can be
+    /// a passing mood, but a second within a day that is close to a crisis gets the crisis
+    /// answer. Only the time and the message id of the last one are kept, for a day.
     fn in_context(
         &self,
         profile: &mut Profile,
+        message_id: i32,
         reading: Reading,
         redelivered: bool,
     ) -> (Concern, bool) {
-        let recent = profile
-            .last_check_in_at
-            .filter(|at| self.now - *at <= CHECK_IN_MEMORY);
-        profile.last_check_in_at = recent;
-        if !reading.check_in || redelivered {
-            return (reading.concern, reading.check_in);
+        profile.forget_stale_check_in(self.now);
+        if redelivered {
+            // The same message again: the same answer as the first time.
+            return match profile.last_check_in {
+                Some(last) if last.message_id == message_id && last.answered_as_crisis => {
+                    (Concern::Crisis, false)
+                }
+                _ => (reading.concern, reading.check_in),
+            };
         }
-        if recent.is_some() {
-            profile.last_check_in_at = None;
-            return (Concern::Crisis, false);
+        if !reading.check_in {
+            return (reading.concern, false);
         }
-        profile.last_check_in_at = Some(self.now);
-        (reading.concern, true)
+        let escalate = profile.last_check_in.is_some() && reading.near_crisis;
+        profile.last_check_in = Some(CheckIn {
+            at: self.now,
+            message_id,
+            answered_as_crisis: escalate,
+        });
+        if escalate {
+            (Concern::Crisis, false)
+        } else {
+            (reading.concern, true)
+        }
     }
 
     fn acknowledge(&self, entry: &Entry, concern: Concern, check_in: bool) -> Outbound {
@@ -166,6 +174,13 @@ mod tests {
     const BORDERLINE: Reading = Reading {
         concern: Concern::None,
         check_in: true,
+        near_crisis: false,
+    };
+
+    const NEAR_CRISIS: Reading = Reading {
+        concern: Concern::None,
+        check_in: true,
+        near_crisis: true,
     };
 
     /// Keeps a message read as `reading` at `time`; returns the profile and what was said.
@@ -210,32 +225,75 @@ mod tests {
                 .any(|button| matches!(button, Button::Url { .. })),
             "the booking button stays"
         );
-        assert_eq!(profile.last_check_in_at, Some(at("2026-03-02T10:00:00Z")));
+        assert_eq!(
+            profile.last_check_in.map(|last| last.at),
+            Some(at("2026-03-02T10:00:00Z"))
+        );
     }
 
     #[test]
-    fn two_borderline_messages_within_a_day_get_the_crisis_answer() {
+    fn a_second_message_close_to_a_crisis_within_a_day_gets_the_crisis_answer() {
         let (profile, _, _) = keep_at(None, "2026-03-02T10:00:00Z", 1, BORDERLINE, None);
         let (profile, text, buttons) =
-            keep_at(Some(profile), "2026-03-03T09:00:00Z", 2, BORDERLINE, None);
+            keep_at(Some(profile), "2026-03-03T09:00:00Z", 2, NEAR_CRISIS, None);
         assert!(is_crisis_answer(&text), "{text}");
         assert!(!has_urgent_button(&buttons));
-        assert_eq!(profile.last_check_in_at, None, "nothing kept once answered");
+        assert!(
+            profile
+                .last_check_in
+                .is_some_and(|last| last.answered_as_crisis)
+        );
+    }
+
+    #[test]
+    fn two_merely_borderline_messages_in_a_day_stay_check_ins() {
+        let (profile, _, _) = keep_at(None, "2026-03-02T10:00:00Z", 1, BORDERLINE, None);
+        let (_, text, buttons) =
+            keep_at(Some(profile), "2026-03-02T13:00:00Z", 2, BORDERLINE, None);
+        assert!(
+            !is_crisis_answer(&text) && has_urgent_button(&buttons),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_redelivered_escalation_is_answered_as_a_crisis_again() {
+        let (profile, _, _) = keep_at(None, "2026-03-02T10:00:00Z", 1, BORDERLINE, None);
+        let (profile, _, _) = keep_at(Some(profile), "2026-03-02T11:00:00Z", 2, NEAR_CRISIS, None);
+        let kept = Entry {
+            user_id: ANN,
+            message_id: 2,
+            written_at: at("2026-03-02T11:00:00Z"),
+            local_date: at("2026-03-02T11:00:00Z").date_naive(),
+            prompt_id: None,
+            text: "words".to_owned(),
+            edited_at: None,
+        };
+        let (_, text, _) = keep_at(
+            Some(profile),
+            "2026-03-02T11:01:00Z",
+            2,
+            NEAR_CRISIS,
+            Some(kept),
+        );
+        assert!(is_crisis_answer(&text), "{text}");
     }
 
     #[test]
     fn borderline_messages_more_than_a_day_apart_are_read_on_their_own() {
         let (profile, _, _) = keep_at(None, "2026-03-02T10:00:00Z", 1, BORDERLINE, None);
         let (profile, text, buttons) =
-            keep_at(Some(profile), "2026-03-03T10:01:00Z", 2, BORDERLINE, None);
+            keep_at(Some(profile), "2026-03-03T10:01:00Z", 2, NEAR_CRISIS, None);
         assert!(!is_crisis_answer(&text) && has_urgent_button(&buttons));
-        // An ordinary message lets an old borderline time go.
-        let quiet = Reading {
-            concern: Concern::None,
-            check_in: false,
-        };
-        let (profile, _, _) = keep_at(Some(profile), "2026-03-05T10:00:00Z", 3, quiet, None);
-        assert_eq!(profile.last_check_in_at, None);
+        // An ordinary message lets an old check-in go.
+        let (profile, _, _) = keep_at(
+            Some(profile),
+            "2026-03-05T10:00:00Z",
+            3,
+            Reading::default(),
+            None,
+        );
+        assert_eq!(profile.last_check_in, None);
     }
 
     #[test]

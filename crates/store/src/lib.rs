@@ -308,6 +308,23 @@ impl Store {
         Ok((purged, self.durability.ticket()))
     }
 
+    /// Lets every check-in older than a day go, for profiles the daily question never reads
+    /// (paused, or unreachable). Returns how many were let go, and a ticket.
+    pub fn forget_stale_check_ins(&self, now: DateTime<Utc>) -> Result<(usize, Ticket)> {
+        let mut batch = Batch::default();
+        let mut forgotten = 0;
+        for item in self.tree.scan_prefix([PROFILE]) {
+            let (key, bytes) = item?;
+            let mut profile: Profile = serde_json::from_slice(&bytes)?;
+            if profile.forget_stale_check_in(now) {
+                batch.insert(key, serde_json::to_vec(&profile)?);
+                forgotten += 1;
+            }
+        }
+        self.tree.apply_batch(batch)?;
+        Ok((forgotten, self.durability.ticket()))
+    }
+
     /// Waits until the write behind `ticket` is on disk, sharing the flush with concurrent writers.
     pub async fn durable(&self, ticket: Ticket) -> Result<()> {
         self.durability.wait(ticket, || self.flush()).await

@@ -404,3 +404,33 @@ fn the_update_offset_is_remembered() {
         Some(10_042)
     );
 }
+
+#[tokio::test]
+async fn a_check_in_older_than_a_day_is_let_go_and_a_fresh_one_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&options(dir.path())).unwrap();
+    let check_in = |at_time: &str| crossroads_core::model::CheckIn {
+        at: at(at_time),
+        message_id: 7,
+        answered_as_crisis: false,
+    };
+    let mut old = profile(1, None);
+    old.last_check_in = Some(check_in("2026-03-01T08:00:00Z"));
+    let mut fresh = profile(2, None);
+    fresh.last_check_in = Some(check_in("2026-03-02T08:00:00Z"));
+    for profile in [&old, &fresh] {
+        store
+            .apply(Change {
+                profile: Some(profile),
+                entry: None,
+            })
+            .unwrap();
+    }
+    let (forgotten, ticket) = store
+        .forget_stale_check_ins(at("2026-03-02T09:00:00Z"))
+        .unwrap();
+    store.durable(ticket).await.unwrap();
+    assert_eq!(forgotten, 1);
+    assert_eq!(store.profile(1).unwrap().unwrap().last_check_in, None);
+    assert!(store.profile(2).unwrap().unwrap().last_check_in.is_some());
+}
