@@ -330,14 +330,7 @@ async fn after_a_crash_nothing_acknowledged_is_lost_and_nothing_is_doubled() {
     world.restart_after_crash().await;
     ann.catches_up().await;
     ann.asks("third words").await;
-    let texts: Vec<String> = world
-        .service()
-        .store()
-        .all_entries(ANN)
-        .unwrap()
-        .into_iter()
-        .map(|entry| entry.text)
-        .collect();
+    let texts = world.kept_texts(ANN);
     assert_eq!(texts, ["first words", "second words", "third words"]);
     world.finish().await;
 }
@@ -385,14 +378,7 @@ async fn an_unreadable_update_is_skipped_and_everyone_else_is_answered() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let kept: Vec<String> = world
-        .service()
-        .store()
-        .all_entries(ANN)
-        .unwrap()
-        .into_iter()
-        .map(|entry| entry.text)
-        .collect();
+    let kept = world.kept_texts(ANN);
     assert_eq!(kept, ["before the bad one", "after the bad one"]);
     assert!(
         world

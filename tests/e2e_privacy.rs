@@ -198,14 +198,7 @@ async fn old_words_are_erased_after_the_retention_period() {
     world.advance(days(200)).await;
     ann.asks("written two hundred days later").await;
     world.advance(days(166)).await;
-    let left: Vec<String> = world
-        .service()
-        .store()
-        .all_entries(ANN)
-        .unwrap()
-        .into_iter()
-        .map(|entry| entry.text)
-        .collect();
+    let left = world.kept_texts(ANN);
     assert_eq!(left, ["written two hundred days later"]);
     world.finish().await;
 }

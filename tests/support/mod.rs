@@ -202,6 +202,17 @@ impl World {
         self.boot().await;
     }
 
+    /// The words kept for a user, oldest first, as the store holds them.
+    pub fn kept_texts(&self, user_id: i64) -> Vec<String> {
+        self.service()
+            .store()
+            .all_entries(user_id)
+            .expect("the store reads")
+            .into_iter()
+            .map(|entry| entry.text)
+            .collect()
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
