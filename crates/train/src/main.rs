@@ -15,8 +15,8 @@ use std::{
 };
 
 use crossroads_core::safety::{
-    Concern, MODEL_MIN_WORDS,
-    model::{DIMENSIONS, Linear, Model, Thresholds, sigmoid, term_counts, tokens, weigh},
+    Concern,
+    model::{DIMENSIONS, Linear, Model, Thresholds, sigmoid, term_counts, weigh},
     rules_only,
 };
 
@@ -289,12 +289,10 @@ fn main() {
             },
         };
         for index in (0..examples.len()).filter(|i| folds[*i] == fold) {
-            // As the bot runs it: the model does not read a message of a word or two.
-            if tokens(&examples[index].text).len() < MODEL_MIN_WORDS {
-                continue;
+            // As the bot runs it: a message of a word or two is left to the rules.
+            if let Some(scores) = fold_model.scores_if_read(&examples[index].text) {
+                oof[index] = (scores.crisis, scores.advice);
             }
-            let scores = fold_model.scores(&examples[index].text);
-            oof[index] = (scores.crisis, scores.advice);
         }
         println!("fold {} of {FOLDS} scored", fold + 1);
     }
@@ -362,9 +360,11 @@ fn report_out_of_fold(examples: &[Example], oof: &[(f32, f32)], thresholds: &Thr
     let (mut false_crisis, mut not_crisis) = (0, 0);
     let (mut check_ins, mut ordinary) = (0, 0);
     let (mut advice_found, mut advice_total, mut false_advice) = (0, 0, 0);
+    let (mut model_found, mut model_false, mut rules_false, mut caught) = (0, 0, 0, 0);
     for (example, (crisis_score, advice_score)) in examples.iter().zip(oof) {
         let rules = rules_only(&example.text);
-        let crisis = rules == Concern::Crisis || *crisis_score >= thresholds.crisis;
+        let model_crisis = *crisis_score >= thresholds.crisis;
+        let crisis = rules == Concern::Crisis || model_crisis;
         let advice = !crisis && (rules == Concern::Advice || *advice_score >= thresholds.advice);
         match example.label {
             Label::Crisis => {
@@ -373,11 +373,23 @@ fn report_out_of_fold(examples: &[Example], oof: &[(f32, f32)], thresholds: &Thr
                 if crisis {
                     entry.0 += 1;
                 }
+                if model_crisis {
+                    model_found += 1;
+                }
+                if crisis || *crisis_score >= thresholds.check_in {
+                    caught += 1;
+                }
             }
             Label::Advice | Label::Ordinary => {
                 not_crisis += 1;
                 if crisis {
                     false_crisis += 1;
+                }
+                if model_crisis {
+                    model_false += 1;
+                }
+                if rules == Concern::Crisis {
+                    rules_false += 1;
                 }
             }
         }
@@ -397,27 +409,12 @@ fn report_out_of_fold(examples: &[Example], oof: &[(f32, f32)], thresholds: &Thr
             }
         }
     }
-    let model_found = examples
-        .iter()
-        .zip(oof)
-        .filter(|(e, (c, _))| e.label == Label::Crisis && *c >= thresholds.crisis)
-        .count();
-    let model_false = examples
-        .iter()
-        .zip(oof)
-        .filter(|(e, (c, _))| e.label != Label::Crisis && *c >= thresholds.crisis)
-        .count();
-    let rules_false = examples
-        .iter()
-        .filter(|e| e.label != Label::Crisis && rules_only(&e.text) == Concern::Crisis)
-        .count();
-    println!(
-        "model alone: crisis recall {model_found} of {}, false positives {model_false}; rules alone: false positives {rules_false}",
-        examples.iter().filter(|e| e.label == Label::Crisis).count()
-    );
     let (found, total) = crisis_found
         .values()
         .fold((0, 0), |(f, t), (found, total)| (f + found, t + total));
+    println!(
+        "model alone: crisis recall {model_found} of {total}, false positives {model_false}; rules alone: false positives {rules_false}"
+    );
     println!(
         "out of fold, rules OR model: crisis recall {:.1}% ({found} of {total}), false positives {:.1}% ({false_crisis} of {not_crisis})",
         share(found, total),
@@ -429,14 +426,6 @@ fn report_out_of_fold(examples: &[Example], oof: &[(f32, f32)], thresholds: &Thr
             share(*found, *total)
         );
     }
-    let caught = examples
-        .iter()
-        .zip(oof)
-        .filter(|(e, (c, _))| {
-            e.label == Label::Crisis
-                && (*c >= thresholds.check_in || rules_only(&e.text) == Concern::Crisis)
-        })
-        .count();
     println!(
         "  crisis answer or check-in: {:.1}% of crisis messages ({caught} of {total})",
         share(caught, total)

@@ -200,8 +200,9 @@ pub(super) fn crisis_rule_pattern(number: usize) -> Option<String> {
     Some(rule.pattern.as_str().to_owned())
 }
 
-/// The first crisis rule that fires on `text`, numbered from 1 as in `crisis.toml`.
-pub(super) fn crisis_rule(text: &str) -> Option<usize> {
+/// What the rules decide, and the crisis rule that fired (numbered from 1 as in
+/// `crisis.toml`), if one did: finding the first that fires costs no more than finding any.
+pub(super) fn read(text: &str) -> (Concern, Option<usize>) {
     let rules = &*RULES;
     let context = &rules.context;
     let normalised = context
@@ -211,38 +212,27 @@ pub(super) fn crisis_rule(text: &str) -> Option<usize> {
     let resolved = (context.resolved_past.is_match(&normalised)
         && context.safe_now.is_match(&normalised))
         || context.said_in_jest.is_match(&normalised);
-    if resolved {
-        return None;
-    }
-    rules
-        .crisis
-        .iter()
-        .position(|rule| rule.matches(&normalised, context))
-        .map(|index| index + 1)
-}
-
-pub(super) fn assess(text: &str) -> Concern {
-    let rules = &*RULES;
-    let context = &rules.context;
-    let normalised = context
-        .not_about_the_writer
-        .replace_all(&normalise(text), " . ")
-        .into_owned();
-    let resolved = (context.resolved_past.is_match(&normalised)
-        && context.safe_now.is_match(&normalised))
-        || context.said_in_jest.is_match(&normalised);
-    if !resolved
-        && rules
-            .crisis
-            .iter()
-            .any(|rule| rule.matches(&normalised, context))
-    {
+    let crisis_rule = (!resolved)
+        .then(|| {
+            rules
+                .crisis
+                .iter()
+                .position(|rule| rule.matches(&normalised, context))
+        })
+        .flatten()
+        .map(|index| index + 1);
+    let concern = if crisis_rule.is_some() {
         Concern::Crisis
     } else if rules.asks_for_advice(&normalised) {
         Concern::Advice
     } else {
         Concern::None
-    }
+    };
+    (concern, crisis_rule)
+}
+
+pub(super) fn assess(text: &str) -> Concern {
+    read(text).0
 }
 
 /// Lower case, apostrophes dropped ("don't" and "dont" read alike), other punctuation but

@@ -16,6 +16,7 @@ mod engine;
 pub mod model;
 pub mod reviewed;
 
+pub use self::model::MODEL_MIN_WORDS;
 use self::model::{Model, Scores, Thresholds};
 
 /// What the bot must answer, beyond keeping the words.
@@ -80,7 +81,7 @@ pub fn assess(text: &str) -> Concern {
 
 /// The concern and the check-in band, from the rules and the model together.
 pub fn read(text: &str) -> Reading {
-    evaluate(text, false).reading
+    explain(text).reading
 }
 
 /// The rules alone, as they were before the model: for training and measuring.
@@ -88,23 +89,14 @@ pub fn rules_only(text: &str) -> Concern {
     engine::assess(text)
 }
 
-/// The model learned from messages that are sentences; on a word or two ("ok", "delete",
-/// "bye") its score says more about the word than about the person, so only the rules read
-/// those.
-pub const MODEL_MIN_WORDS: usize = 3;
-
 /// How a message reads, and why.
 pub fn explain(text: &str) -> Explanation {
-    evaluate(text, true)
-}
-
-/// `with_rule` names the crisis rule that fired, which costs a second pass over the rules: only
-/// an explanation needs it.
-fn evaluate(text: &str, with_rule: bool) -> Explanation {
-    let rules = engine::assess(text);
-    let model = model::shipped()
-        .filter(|_| model::tokens(text).len() >= MODEL_MIN_WORDS)
-        .map(|model: &Model| (model.scores(text), model.thresholds));
+    let (rules, crisis_rule) = engine::read(text);
+    let model = model::shipped().and_then(|model: &Model| {
+        model
+            .scores_if_read(text)
+            .map(|scores| (scores, model.thresholds))
+    });
     let (crisis_score, advice_score, thresholds) = match model {
         Some((scores, thresholds)) => (scores.crisis, scores.advice, Some(thresholds)),
         None => (0.0, 0.0, None),
@@ -129,11 +121,7 @@ fn evaluate(text: &str, with_rule: bool) -> Explanation {
             near_crisis: check_in && reaches(crisis_score, |t| (t.check_in + t.crisis) / 2.0),
         },
         rules,
-        crisis_rule: if with_rule && rules == Concern::Crisis {
-            engine::crisis_rule(text)
-        } else {
-            None
-        },
+        crisis_rule,
         model,
     }
 }

@@ -8,6 +8,11 @@
 
 use std::{collections::BTreeMap, sync::LazyLock};
 
+/// The model learned from messages that are sentences; on a word or two ("ok", "delete",
+/// "bye") its score says more about the word than about the person, so only the rules read
+/// those.
+pub const MODEL_MIN_WORDS: usize = 3;
+
 /// Features are hashed into this many slots.
 pub const DIMENSIONS: usize = 1 << 18;
 
@@ -71,7 +76,18 @@ pub struct Model {
 
 impl Model {
     pub fn scores(&self, text: &str) -> Scores {
-        let features = self.features(text);
+        self.scores_of(&tokens(text))
+    }
+
+    /// The scores as the bot uses them: `None` for a message shorter than [`MODEL_MIN_WORDS`],
+    /// which the model does not read.
+    pub fn scores_if_read(&self, text: &str) -> Option<Scores> {
+        let words = tokens(text);
+        (words.len() >= MODEL_MIN_WORDS).then(|| self.scores_of(&words))
+    }
+
+    fn scores_of(&self, words: &[String]) -> Scores {
+        let features = weigh(&counts_of(words), &self.idf);
         Scores {
             crisis: self.crisis.score(&features),
             advice: self.advice.score(&features),
@@ -210,10 +226,13 @@ impl Fnv {
 /// runs of 3 to 5 inside each word padded with spaces (which catch misspellings and word
 /// forms), and runs of 6 across words.
 pub fn term_counts(text: &str) -> BTreeMap<u32, f32> {
-    let words = tokens(text);
+    counts_of(&tokens(text))
+}
+
+fn counts_of(words: &[String]) -> BTreeMap<u32, f32> {
     let mut counts = BTreeMap::new();
     let mut add = |slot: u32| *counts.entry(slot).or_insert(0.0) += 1.0;
-    for word in &words {
+    for word in words {
         add(slot(b'w', word));
         let padded: Vec<char> = format!(" {word} ").chars().collect();
         for n in 3..=5 {
