@@ -123,8 +123,9 @@ fn as_json<'a>(
                 .pending_deletion
                 .as_ref()
                 .map(|pending| pending.asked_at),
-            check_in_shown_at: fresh_check_in(profile, now).map(|last| last.at),
-            check_in_answered_as_crisis: fresh_check_in(profile, now)
+            check_in_shown_at: profile.fresh_check_in(now).map(|last| last.at),
+            check_in_answered_as_crisis: profile
+                .fresh_check_in(now)
                 .map(|last| last.answered_as_crisis),
         }),
         entries: entries
@@ -150,13 +151,6 @@ fn as_json<'a>(
             })
             .collect(),
     }
-}
-
-/// The check-in still remembered: one older than a day is no longer part of what is kept.
-fn fresh_check_in(profile: &Profile, now: DateTime<Utc>) -> Option<crate::model::CheckIn> {
-    profile
-        .last_check_in
-        .filter(|last| now - last.at <= crate::model::CHECK_IN_MEMORY)
 }
 
 /// The readable copy: the dialogues' export templates, rendered, then stripped to the text a

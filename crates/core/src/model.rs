@@ -83,15 +83,18 @@ impl Profile {
         }
     }
 
+    /// The check-in still remembered at `now`: one older than a day is no longer kept.
+    pub fn fresh_check_in(&self, now: DateTime<Utc>) -> Option<CheckIn> {
+        self.last_check_in
+            .filter(|last| now - last.at <= CHECK_IN_MEMORY)
+    }
+
     /// Lets a check-in go once it is older than a day; returns whether anything changed.
     pub fn forget_stale_check_in(&mut self, now: DateTime<Utc>) -> bool {
-        let stale = self
-            .last_check_in
-            .is_some_and(|last| now - last.at > CHECK_IN_MEMORY);
-        if stale {
-            self.last_check_in = None;
-        }
-        stale
+        let fresh = self.fresh_check_in(now);
+        let changed = fresh != self.last_check_in;
+        self.last_check_in = fresh;
+        changed
     }
 
     /// Recomputes the next question from the settings, as of `now`.
