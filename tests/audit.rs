@@ -24,11 +24,7 @@ use crossroads_core::{
     reason = "the audit needs the parser, not the fake server's refusal wording"
 )]
 mod telegram_html;
-use telegram_html::{utf16_len, visible_text};
-
-/// Telegram's limits, written out rather than taken from the crate under audit.
-const MESSAGE_LIMIT: usize = 4096;
-const CAPTION_LIMIT: usize = 1024;
+use telegram_html::{CAPTION_LIMIT, MESSAGE_LIMIT, utf16_len, visible_text};
 
 const BOOKING_URL: &str = "https://example.com/book?from=bot&x=<1>";
 

@@ -203,37 +203,14 @@ async fn old_words_are_erased_after_the_retention_period() {
     world.finish().await;
 }
 
-/// The first of these that the shipped detector puts in the check-in band, in its upper half
-/// (`near_crisis`) or not, as asked: the test is about what the bot does with such a message,
-/// not about which words land there.
-fn borderline_message(near_crisis: bool) -> &'static str {
-    const CANDIDATES: [&str; 8] = [
-        "i feel like i'm disappearing",
-        "I'm so tired",
-        "I'm so tired of being here",
-        "everything feels heavy lately",
-        "no more arguments tonight",
-        "I'm so tired of all of it",
-        "nothing matters much anymore",
-        "i am so worn down by all of it",
-    ];
-    CANDIDATES
-        .into_iter()
-        .find(|text| {
-            let reading = crossroads_core::safety::read(text);
-            reading.check_in
-                && reading.concern != crossroads_core::safety::Concern::Crisis
-                && reading.near_crisis == near_crisis
-        })
-        .expect("one candidate is in that part of the check-in band")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_borderline_message_gets_a_gentle_line_and_the_crisis_lines_at_a_tap() {
     let world = World::start().await;
     let ann = world.user(ANN, "Ann");
     ann.asks("/start").await;
-    let answer = ann.asks(borderline_message(false)).await;
+    let answer = ann
+        .asks(crossroads_core::fixtures::borderline_message(false))
+        .await;
     assert!(
         support::dialogues::is_message(&answer.text, "check_in"),
         "{}",
@@ -253,7 +230,9 @@ async fn a_borderline_message_gets_a_gentle_line_and_the_crisis_lines_at_a_tap()
 
     // A second one the same day, closer to a crisis, is answered as a crisis.
     world.advance(support::minutes(30)).await;
-    let second = ann.asks(borderline_message(true)).await;
+    let second = ann
+        .asks(crossroads_core::fixtures::borderline_message(true))
+        .await;
     assert!(second.is("crisis"), "{}", second.text);
     world.finish().await;
 }

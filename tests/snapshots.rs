@@ -90,22 +90,6 @@ fn shown(outbound: &[Outbound]) -> String {
     out.join("\n\n======== next message ========\n\n")
 }
 
-/// A message the shipped detector puts in the check-in band; which one does not matter here,
-/// since the answer never quotes it.
-fn borderline_message() -> &'static str {
-    [
-        "I'm so tired of all of it",
-        "I'm so tired",
-        "everything feels heavy lately",
-    ]
-    .into_iter()
-    .find(|text| {
-        let reading = crossroads_core::safety::read(text);
-        reading.check_in && reading.concern != crossroads_core::safety::Concern::Crisis
-    })
-    .expect("one candidate is in the check-in band")
-}
-
 #[tokio::test]
 async fn the_messages_people_see_most() {
     let mut session = Session::new();
@@ -130,7 +114,7 @@ async fn the_messages_people_see_most() {
     );
     insta::assert_snapshot!(
         "check_in_answer",
-        shown(&session.write(borderline_message()).await)
+        shown(&session.write(fixtures::borderline_message(true)).await)
     );
     insta::assert_snapshot!(
         "crisis_answer",

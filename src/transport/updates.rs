@@ -153,7 +153,7 @@ struct Scanner<'a> {
 /// One structural event: a string's raw contents (between the quotes) at a depth, or a value
 /// boundary.
 enum Token<'a> {
-    /// A string at `depth` (1 inside the top-level object), and whether a `:` follows it.
+    /// An object key (a string a `:` follows) at `depth`: 1 inside the top-level object.
     Key(&'a [u8], usize),
     Open(usize, usize),
     Close(usize, usize),

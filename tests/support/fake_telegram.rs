@@ -27,7 +27,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use telegram_html::utf16_len;
+use telegram_html::{CAPTION_LIMIT, MESSAGE_LIMIT, utf16_len};
 
 // This file is a module of two different parents, `support/mod.rs` and `tests/fake_telegram.rs`
 // by `#[path]`, which would look for a plain `mod` in different folders.
@@ -47,9 +47,7 @@ const BOT_USERNAME: &str = "crossroads_test_bot";
 const FIRST_UPDATE_ID: i64 = 10_000;
 
 // Telegram's limits, written out here rather than taken from the crate under test: the fake
-// must catch the crate getting them wrong.
-const MESSAGE_LIMIT: usize = 4096;
-const CAPTION_LIMIT: usize = 1024;
+// must catch the crate getting them wrong. Text and caption limits are with the HTML rules.
 const CALLBACK_DATA_LIMIT: usize = 64;
 const COMMAND_LIMIT: usize = 100;
 const UPLOAD_LIMIT: usize = 50 * 1024 * 1024;

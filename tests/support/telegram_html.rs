@@ -47,6 +47,11 @@ impl fmt::Display for HtmlError {
 
 impl std::error::Error for HtmlError {}
 
+/// Telegram's limits on a message's text and a caption, in UTF-16 units after entities are
+/// parsed: written out here rather than taken from the crate under test.
+pub const MESSAGE_LIMIT: usize = 4096;
+pub const CAPTION_LIMIT: usize = 1024;
+
 /// Length as Telegram counts it for its limits: in UTF-16 code units.
 pub fn utf16_len(text: &str) -> usize {
     text.encode_utf16().count()

@@ -6,6 +6,7 @@ use chrono::{Duration, NaiveTime};
 
 use crate::{
     content::Catalog,
+    safety::{self, Concern},
     voice::{Contact, CrisisLine, Settings},
 };
 
@@ -29,4 +30,29 @@ pub fn settings() -> Settings {
 /// The dialogues built into the binary.
 pub fn catalog() -> Catalog {
     Catalog::builtin().expect("the built-in dialogues are valid")
+}
+
+/// A message the shipped detector puts in the check-in band, in its upper half (`near_crisis`)
+/// or not, as asked. Tests use it for what the bot does with such a message, whatever words
+/// land there once the model is retrained.
+pub fn borderline_message(near_crisis: bool) -> &'static str {
+    const CANDIDATES: [&str; 8] = [
+        "i feel like i'm disappearing",
+        "I'm so tired",
+        "I'm so tired of being here",
+        "everything feels heavy lately",
+        "no more arguments tonight",
+        "I'm so tired of all of it",
+        "nothing matters much anymore",
+        "i am so worn down by all of it",
+    ];
+    CANDIDATES
+        .into_iter()
+        .find(|text| {
+            let reading = safety::read(text);
+            reading.check_in
+                && reading.concern != Concern::Crisis
+                && reading.near_crisis == near_crisis
+        })
+        .expect("one candidate is in that part of the check-in band")
 }
