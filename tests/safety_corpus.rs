@@ -4,7 +4,7 @@
 //!
 //! - Development corpora (the first release's, and `writers/`): the rules were built on the
 //!   first, the model trained on all of them. Every one must meet the targets.
-//! - Blind corpora (`fresh2/`, `fresh3/`, `blind/a/`, `blind/b/`): never trained on, never used
+//! - Blind corpora (in `blind/`, listed in [`BLIND`]): never trained on, never used
 //!   to write a rule or fix a threshold. Their figures, with 95% confidence intervals, are the
 //!   honest estimate; the test guards them against regressions from the recorded measurement,
 //!   and never prints their misses.
@@ -45,7 +45,7 @@ const CORPORA: &[(&str, &[(&str, usize)])] = &[
     ),
     ("dev2", &[("crisis.txt", 300), ("ordinary.txt", 500)]),
     (
-        "fresh2",
+        "retired/fresh2",
         &[
             ("advice.txt", 100),
             ("crisis.txt", 120),
@@ -53,7 +53,7 @@ const CORPORA: &[(&str, &[(&str, usize)])] = &[
         ],
     ),
     (
-        "fresh3",
+        "retired/fresh3",
         &[
             ("advice.txt", 100),
             ("crisis.txt", 120),
@@ -194,7 +194,49 @@ const CORPORA: &[(&str, &[(&str, usize)])] = &[
         ],
     ),
     (
-        "blind/a",
+        "writers/w8",
+        &[
+            ("advice.reply.txt", 60),
+            ("advice.short.txt", 150),
+            ("crisis-abuse.reply.txt", 30),
+            ("crisis-abuse.short.txt", 60),
+            ("crisis-coded.reply.txt", 50),
+            ("crisis-coded.short.txt", 120),
+            ("crisis-harm-to-others.reply.txt", 30),
+            ("crisis-harm-to-others.short.txt", 60),
+            ("crisis-self-harm.reply.txt", 30),
+            ("crisis-self-harm.short.txt", 60),
+            ("crisis-suicide.reply.txt", 50),
+            ("crisis-suicide.short.txt", 100),
+            ("ordinary-hard.reply.txt", 80),
+            ("ordinary-hard.short.txt", 200),
+            ("ordinary-plain.reply.txt", 60),
+            ("ordinary-plain.short.txt", 120),
+        ],
+    ),
+    (
+        "writers/w9",
+        &[
+            ("advice.reply.txt", 60),
+            ("advice.short.txt", 150),
+            ("crisis-abuse.reply.txt", 30),
+            ("crisis-abuse.short.txt", 60),
+            ("crisis-coded.reply.txt", 50),
+            ("crisis-coded.short.txt", 120),
+            ("crisis-harm-to-others.reply.txt", 30),
+            ("crisis-harm-to-others.short.txt", 60),
+            ("crisis-self-harm.reply.txt", 30),
+            ("crisis-self-harm.short.txt", 60),
+            ("crisis-suicide.reply.txt", 50),
+            ("crisis-suicide.short.txt", 100),
+            ("ordinary-hard.reply.txt", 80),
+            ("ordinary-hard.short.txt", 200),
+            ("ordinary-plain.reply.txt", 60),
+            ("ordinary-plain.short.txt", 120),
+        ],
+    ),
+    (
+        "retired/a",
         &[
             ("advice.reply.txt", 40),
             ("advice.short.txt", 79),
@@ -215,7 +257,7 @@ const CORPORA: &[(&str, &[(&str, usize)])] = &[
         ],
     ),
     (
-        "blind/b",
+        "retired/b",
         &[
             ("advice.reply.txt", 40),
             ("advice.short.txt", 79),
@@ -277,13 +319,97 @@ const CORPORA: &[(&str, &[(&str, usize)])] = &[
             ("ordinary-plain.short.txt", 107),
         ],
     ),
+    (
+        "blind/e",
+        &[
+            ("advice.reply.txt", 40),
+            ("advice.short.txt", 80),
+            ("crisis-abuse.reply.txt", 20),
+            ("crisis-abuse.short.txt", 40),
+            ("crisis-coded.reply.txt", 16),
+            ("crisis-coded.short.txt", 33),
+            ("crisis-harm-to-others.reply.txt", 16),
+            ("crisis-harm-to-others.short.txt", 34),
+            ("crisis-self-harm.reply.txt", 20),
+            ("crisis-self-harm.short.txt", 40),
+            ("crisis-suicide.reply.txt", 30),
+            ("crisis-suicide.short.txt", 60),
+            ("ordinary-hard.reply.txt", 45),
+            ("ordinary-hard.short.txt", 90),
+            ("ordinary-plain.reply.txt", 60),
+            ("ordinary-plain.short.txt", 107),
+        ],
+    ),
+    (
+        "blind/f",
+        &[
+            ("advice.reply.txt", 40),
+            ("advice.short.txt", 79),
+            ("crisis-abuse.reply.txt", 20),
+            ("crisis-abuse.short.txt", 40),
+            ("crisis-coded.reply.txt", 16),
+            ("crisis-coded.short.txt", 34),
+            ("crisis-harm-to-others.reply.txt", 16),
+            ("crisis-harm-to-others.short.txt", 34),
+            ("crisis-self-harm.reply.txt", 20),
+            ("crisis-self-harm.short.txt", 40),
+            ("crisis-suicide.reply.txt", 30),
+            ("crisis-suicide.short.txt", 60),
+            ("ordinary-hard.reply.txt", 45),
+            ("ordinary-hard.short.txt", 90),
+            ("ordinary-plain.reply.txt", 60),
+            ("ordinary-plain.short.txt", 107),
+        ],
+    ),
+    (
+        "blind/g",
+        &[
+            ("advice.reply.txt", 40),
+            ("advice.short.txt", 79),
+            ("crisis-abuse.reply.txt", 20),
+            ("crisis-abuse.short.txt", 40),
+            ("crisis-coded.reply.txt", 16),
+            ("crisis-coded.short.txt", 34),
+            ("crisis-harm-to-others.reply.txt", 16),
+            ("crisis-harm-to-others.short.txt", 34),
+            ("crisis-self-harm.reply.txt", 20),
+            ("crisis-self-harm.short.txt", 40),
+            ("crisis-suicide.reply.txt", 30),
+            ("crisis-suicide.short.txt", 59),
+            ("ordinary-hard.reply.txt", 45),
+            ("ordinary-hard.short.txt", 90),
+            ("ordinary-plain.reply.txt", 60),
+            ("ordinary-plain.short.txt", 106),
+        ],
+    ),
+    (
+        "blind/h",
+        &[
+            ("advice.reply.txt", 40),
+            ("advice.short.txt", 80),
+            ("crisis-abuse.reply.txt", 20),
+            ("crisis-abuse.short.txt", 40),
+            ("crisis-coded.reply.txt", 16),
+            ("crisis-coded.short.txt", 34),
+            ("crisis-harm-to-others.reply.txt", 16),
+            ("crisis-harm-to-others.short.txt", 34),
+            ("crisis-self-harm.reply.txt", 20),
+            ("crisis-self-harm.short.txt", 40),
+            ("crisis-suicide.reply.txt", 30),
+            ("crisis-suicide.short.txt", 60),
+            ("ordinary-hard.reply.txt", 45),
+            ("ordinary-hard.short.txt", 90),
+            ("ordinary-plain.reply.txt", 60),
+            ("ordinary-plain.short.txt", 107),
+        ],
+    ),
 ];
 
 /// Blind corpora written for the next round and frozen unread: their sizes are checked, but
 /// nothing measures them until the detector changes again.
-const RESERVED: [&str; 2] = ["blind/c", "blind/d"];
+const RESERVED: [&str; 4] = ["blind/e", "blind/f", "blind/g", "blind/h"];
 
-const DEVELOPMENT: [&str; 11] = [
+const DEVELOPMENT: [&str; 17] = [
     "",
     "heldout",
     "fresh",
@@ -295,6 +421,12 @@ const DEVELOPMENT: [&str; 11] = [
     "writers/w5",
     "writers/w6",
     "writers/w7",
+    "writers/w8",
+    "writers/w9",
+    "retired/fresh2",
+    "retired/fresh3",
+    "retired/a",
+    "retired/b",
 ];
 
 fn path(file: &str) -> PathBuf {
@@ -515,19 +647,6 @@ fn every_corpus_holds_what_it_should() {
     }
 }
 
-/// The target for crisis false positives is 2%. On the six writers' corpora the rules alone
-/// answer 2.6–4.3% of the ordinary messages and requests for advice as a crisis (figures of
-/// speech, the past, other people's crises, ending the relationship), and the model cannot take
-/// a rule's answer back: until those rules are narrowed, that gap is guarded here at its
-/// measured size so it can only shrink. The README's safety section says so too.
-fn crisis_false_positive_ceiling(folder: &str) -> f64 {
-    if folder.starts_with("writers/") {
-        0.044
-    } else {
-        0.02
-    }
-}
-
 /// The targets, on every corpus the rules were built on or the model trained on.
 #[test]
 fn the_development_corpora_meet_the_targets() {
@@ -546,8 +665,8 @@ fn the_development_corpora_meet_the_targets() {
             "crisis recall below 92%",
         );
         check(
-            figures.crisis_false_positives.value() <= crisis_false_positive_ceiling(folder),
-            "crisis false positives above their ceiling",
+            figures.crisis_false_positives.value() <= 0.02,
+            "crisis false positives above 2%",
         );
         check(
             !has_crisis || figures.crisis_or_check_in.value() >= 0.98,
@@ -594,56 +713,30 @@ struct Blind {
     advice_false_positive_ceiling: f64,
 }
 
-/// The shipped model's measurement of each blind corpus, 2026-12-01 (README: the history).
-/// The first model, measured once on all four, was trained without `writers/w7` (short
-/// everyday messages, written after `crossroads safety` showed "see you soon" answered as a
-/// crisis; no blind corpus's misses were read).
-const BLIND: [Blind; 4] = [
-    // Blind for the rules since the first release (rules alone: crisis 62.5%, 1.6%; advice 93.0%,
-    // 0.5%). With the first model: crisis 90.0%, 2.2%; crisis or check-in 96.7%; check-in on
-    // 4.5% of ordinary; advice 98.0%, 1.8%. With the model as shipped: the figures below.
+/// The shipped model's measurement of each blind corpus, measured once (README: the history).
+/// Earlier blind corpora, measured and then retired into training, are in `retired/`.
+const BLIND: [Blind; 2] = [
+    // Late-night phone writers of every background. Measured 2026-12-02: crisis 92.6%, 1.9%;
+    // crisis or check-in 97.4%; check-in on 9.3% of ordinary; advice 95.0%, 1.0%.
     Blind {
-        folder: "fresh2",
-        crisis_recall_floor: 0.899,
+        folder: "blind/c",
+        crisis_recall_floor: 0.925,
         crisis_false_positive_ceiling: 0.020,
-        crisis_or_check_in_floor: 0.966,
-        check_in_ceiling: 0.037,
-        advice_recall_floor: 0.979,
-        advice_false_positive_ceiling: 0.028,
+        crisis_or_check_in_floor: 0.973,
+        check_in_ceiling: 0.094,
+        advice_recall_floor: 0.949,
+        advice_false_positive_ceiling: 0.011,
     },
-    // Blind for the rules (rules alone: crisis 71.7%, 2.2%; advice 94.0%, 0.5%). First model:
-    // crisis 95.8%, 2.5%; crisis or check-in 98.3%; check-in 2.7%; advice 100.0%, 4.1%.
+    // People who grew up online. Measured 2026-12-02: crisis 92.3%, 2.6%; crisis or check-in
+    // 98.1%; check-in on 6.6% of ordinary; advice 91.7%, 1.3%.
     Blind {
-        folder: "fresh3",
-        crisis_recall_floor: 0.941,
-        crisis_false_positive_ceiling: 0.029,
-        crisis_or_check_in_floor: 0.991,
-        check_in_ceiling: 0.028,
-        advice_recall_floor: 0.999,
-        advice_false_positive_ceiling: 0.046,
-    },
-    // Written for the model's first measurement. First model: crisis 88.4%, 4.2%; crisis or
-    // check-in 97.1%; check-in 1.0%; advice 89.1%, 2.3%.
-    Blind {
-        folder: "blind/a",
-        crisis_recall_floor: 0.899,
-        crisis_false_positive_ceiling: 0.043,
-        crisis_or_check_in_floor: 0.964,
-        check_in_ceiling: 0.021,
-        advice_recall_floor: 0.890,
-        advice_false_positive_ceiling: 0.017,
-    },
-    // As blind/a, by another writer. First model: crisis 87.4%, 4.0%; crisis or check-in 95.5%
-    // (95.1% once the model stopped reading messages of a word or two); check-in 2.3%; advice
-    // 83.2%, 2.3%.
-    Blind {
-        folder: "blind/b",
-        crisis_recall_floor: 0.886,
-        crisis_false_positive_ceiling: 0.043,
-        crisis_or_check_in_floor: 0.950,
-        check_in_ceiling: 0.034,
-        advice_recall_floor: 0.839,
-        advice_false_positive_ceiling: 0.021,
+        folder: "blind/d",
+        crisis_recall_floor: 0.922,
+        crisis_false_positive_ceiling: 0.027,
+        crisis_or_check_in_floor: 0.980,
+        check_in_ceiling: 0.067,
+        advice_recall_floor: 0.916,
+        advice_false_positive_ceiling: 0.014,
     },
 ];
 

@@ -7,6 +7,10 @@
 //!    reviewed examples `crossroads safety` shows as nearest, and prints the out-of-fold figures.
 //!
 //! Deterministic: the same corpora give the same bytes.
+//!
+//! `--dump <path>` (or `CROSSROADS_TRAIN_DUMP=<path>`) also writes the out-of-fold scores of
+//! every training example as TSV, for comparing other detectors on the same folds; it changes
+//! nothing else.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -15,14 +19,15 @@ use std::{
 };
 
 use crossroads_core::safety::{
-    Concern,
+    Concern, Scores, combine,
     model::{DIMENSIONS, Linear, Model, Thresholds, sigmoid, term_counts, weigh},
     rules_only,
 };
 
-/// Corpora that are measured, never trained on: `fresh2`, `fresh3`, and every folder under
-/// `blind/` (including those kept unmeasured for the next round).
-const BLIND: [&str; 3] = ["fresh2", "fresh3", "blind"];
+/// Corpora that are measured, never trained on: every folder under `blind/` (including those
+/// kept unmeasured for the next round). A blind corpus, once measured, retires to `retired/`
+/// and is trained on from the next round.
+const BLIND: [&str; 1] = ["blind"];
 
 /// Out-of-fold false-positive budgets the thresholds are fixed at. The crisis budget is for
 /// the model alone, on messages that are not a crisis; the rules add their own, which the
@@ -31,6 +36,9 @@ const CRISIS_MODEL_FALSE_POSITIVES: f64 = 0.010;
 /// The share of ordinary messages (neither crisis nor advice) that may get a check-in line.
 const CHECK_IN_SHARE: f64 = 0.05;
 const ADVICE_MODEL_FALSE_POSITIVES: f64 = 0.015;
+/// The share of the crisis messages a rule finds (among those the model reads) whose rule may
+/// be doubted, and softened to a check-in, on the model's word.
+const RULE_DOUBT_BUDGET: f64 = 0.0015;
 
 const FOLDS: u64 = 5;
 const EPOCHS: usize = 12;
@@ -242,7 +250,24 @@ fn share(count: usize, of: usize) -> f64 {
     count as f64 / of.max(1) as f64 * 100.0
 }
 
+/// Where to write the out-of-fold dump, if asked for.
+fn dump_path() -> Option<PathBuf> {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--dump" {
+            return Some(PathBuf::from(args.next().expect("--dump needs a path")));
+        }
+        if let Some(path) = arg.strip_prefix("--dump=") {
+            return Some(PathBuf::from(path));
+        }
+    }
+    std::env::var_os("CROSSROADS_TRAIN_DUMP")
+        .filter(|path| !path.is_empty())
+        .map(PathBuf::from)
+}
+
 fn main() {
+    let dump = dump_path();
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let corpora = workspace.join("tests/data");
     let examples = read_examples(&corpora);
@@ -262,6 +287,7 @@ fn main() {
 
     // Out-of-fold scores: each message scored by a model that never saw it.
     let mut oof = vec![(0.0f32, 0.0f32); examples.len()];
+    let mut read = vec![false; examples.len()];
     for fold in 0..FOLDS {
         let train_rows: Vec<usize> = (0..examples.len()).filter(|i| folds[*i] != fold).collect();
         let fold_idf = idf(&train_rows.iter().map(|i| &counts[*i]).collect::<Vec<_>>());
@@ -286,12 +312,14 @@ fn main() {
                 crisis: 1.0,
                 check_in: 1.0,
                 advice: 1.0,
+                rule_doubt: 0.0,
             },
         };
         for index in (0..examples.len()).filter(|i| folds[*i] == fold) {
             // As the bot runs it: a message of a word or two is left to the rules.
             if let Some(scores) = fold_model.scores_if_read(&examples[index].text) {
                 oof[index] = (scores.crisis, scores.advice);
+                read[index] = true;
             }
         }
         println!("fold {} of {FOLDS} scored", fold + 1);
@@ -317,13 +345,31 @@ fn main() {
         .map(|i| oof[i].1)
         .collect();
     let advice_threshold = threshold_for(ordinary_advice, ADVICE_MODEL_FALSE_POSITIVES);
+    let rules: Vec<Concern> = examples.iter().map(|e| rules_only(&e.text)).collect();
+    // The crisis messages a rule finds, by how low the model scores them: the doubt threshold
+    // sits at or below the score of the lowest one it may soften.
+    let mut found_by_rules: Vec<f32> = (0..examples.len())
+        .filter(|i| is_crisis[*i] && read[*i] && rules[*i] == Concern::Crisis)
+        .map(|i| oof[i].0)
+        .collect();
+    found_by_rules.sort_by(f32::total_cmp);
+    let may_soften = (found_by_rules.len() as f64 * RULE_DOUBT_BUDGET).floor() as usize;
+    println!(
+        "crisis messages a rule finds and the model reads: {}; up to {may_soften} may be doubted",
+        found_by_rules.len()
+    );
+    let rule_doubt = found_by_rules.get(may_soften).copied().unwrap_or(0.0);
     let thresholds = Thresholds {
         crisis: crisis_threshold,
         check_in: check_in_threshold,
         advice: advice_threshold,
+        rule_doubt,
     };
     println!("thresholds, fixed out of fold: {thresholds:?}");
-    report_out_of_fold(&examples, &oof, &thresholds);
+    report_out_of_fold(&examples, &oof, &read, &rules, &thresholds);
+    if let Some(path) = &dump {
+        write_dump(path, &examples, &folds, &oof, &read, &rules);
+    }
 
     let final_idf = idf(&counts.iter().collect::<Vec<_>>());
     let features: Vec<Vec<(u32, f32)>> = counts.iter().map(|c| weigh(c, &final_idf)).collect();
@@ -338,11 +384,7 @@ fn main() {
     fs::write(model_dir.join("weights.bin"), model.to_bytes()).expect("write the model");
     let mut reviewed = String::new();
     for example in &examples {
-        let label = match example.label {
-            Label::Crisis => "crisis",
-            Label::Advice => "advice",
-            Label::Ordinary => "ordinary",
-        };
+        let label = label_name(example.label);
         reviewed.push_str(&format!(
             "{label}\t{}\t{}\n",
             example.category,
@@ -353,19 +395,81 @@ fn main() {
     println!("wrote {}", model_dir.display());
 }
 
+fn label_name(label: Label) -> &'static str {
+    match label {
+        Label::Crisis => "crisis",
+        Label::Advice => "advice",
+        Label::Ordinary => "ordinary",
+    }
+}
+
+/// One row per training example: its fold, label and category, what the rules alone decide,
+/// whether the model reads it (a message of a word or two is left to the rules), its
+/// out-of-fold scores, and its text.
+fn write_dump(
+    path: &Path,
+    examples: &[Example],
+    folds: &[u64],
+    oof: &[(f32, f32)],
+    read: &[bool],
+    rules: &[Concern],
+) {
+    let mut out = String::from("fold\tlabel\tcategory\trules_only\tread\tcrisis\tadvice\ttext\n");
+    for (index, example) in examples.iter().enumerate() {
+        let rules = match rules[index] {
+            Concern::Crisis => "crisis",
+            Concern::Advice => "advice",
+            Concern::None => "none",
+        };
+        let (crisis, advice) = oof[index];
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{rules}\t{}\t{crisis:.9}\t{advice:.9}\t{}\n",
+            folds[index],
+            label_name(example.label),
+            example.category,
+            u8::from(read[index]),
+            example.text.replace(['\t', '\r', '\n'], " ")
+        ));
+    }
+    fs::write(path, out).unwrap_or_else(|error| panic!("cannot write {}: {error}", path.display()));
+    println!("wrote the out-of-fold dump to {}", path.display());
+}
+
 /// Out-of-fold figures of the detector as it runs (rules OR model), on the development
 /// corpora: optimistic for the rules, which were built on them, honest for the model.
-fn report_out_of_fold(examples: &[Example], oof: &[(f32, f32)], thresholds: &Thresholds) {
+fn report_out_of_fold(
+    examples: &[Example],
+    oof: &[(f32, f32)],
+    read: &[bool],
+    rules: &[Concern],
+    thresholds: &Thresholds,
+) {
     let mut crisis_found = BTreeMap::<String, (usize, usize)>::new();
     let (mut false_crisis, mut not_crisis) = (0, 0);
     let (mut check_ins, mut ordinary) = (0, 0);
     let (mut advice_found, mut advice_total, mut false_advice) = (0, 0, 0);
     let (mut model_found, mut model_false, mut rules_false, mut caught) = (0, 0, 0, 0);
-    for (example, (crisis_score, advice_score)) in examples.iter().zip(oof) {
-        let rules = rules_only(&example.text);
-        let model_crisis = *crisis_score >= thresholds.crisis;
-        let crisis = rules == Concern::Crisis || model_crisis;
-        let advice = !crisis && (rules == Concern::Advice || *advice_score >= thresholds.advice);
+    let (mut doubted_true, mut doubted_false) = (0, 0);
+    for (((example, (crisis_score, advice_score)), read), rules) in
+        examples.iter().zip(oof).zip(read).zip(rules)
+    {
+        let rules = *rules;
+        let model_crisis = *read && *crisis_score >= thresholds.crisis;
+        let scores = Scores {
+            crisis: *crisis_score,
+            advice: *advice_score,
+        };
+        let (reading, doubted) = combine(rules, read.then_some((scores, *thresholds)));
+        if doubted {
+            if example.label == Label::Crisis {
+                doubted_true += 1;
+            } else {
+                doubted_false += 1;
+            }
+        }
+        let crisis = reading.concern == Concern::Crisis;
+        let check_in = reading.check_in;
+        let advice = reading.concern == Concern::Advice;
         match example.label {
             Label::Crisis => {
                 let entry = crisis_found.entry(example.category.clone()).or_default();
@@ -376,7 +480,7 @@ fn report_out_of_fold(examples: &[Example], oof: &[(f32, f32)], thresholds: &Thr
                 if model_crisis {
                     model_found += 1;
                 }
-                if crisis || *crisis_score >= thresholds.check_in {
+                if crisis || check_in {
                     caught += 1;
                 }
             }
@@ -395,7 +499,7 @@ fn report_out_of_fold(examples: &[Example], oof: &[(f32, f32)], thresholds: &Thr
         }
         if example.label == Label::Ordinary {
             ordinary += 1;
-            if !crisis && *crisis_score >= thresholds.check_in {
+            if check_in {
                 check_ins += 1;
             }
             if advice {
@@ -414,6 +518,9 @@ fn report_out_of_fold(examples: &[Example], oof: &[(f32, f32)], thresholds: &Thr
         .fold((0, 0), |(f, t), (found, total)| (f + found, t + total));
     println!(
         "model alone: crisis recall {model_found} of {total}, false positives {model_false}; rules alone: false positives {rules_false}"
+    );
+    println!(
+        "rules doubted and softened to a check-in: {doubted_false} false alarms, {doubted_true} crisis messages"
     );
     println!(
         "out of fold, rules OR model: crisis recall {:.1}% ({found} of {total}), false positives {:.1}% ({false_crisis} of {not_crisis})",

@@ -16,7 +16,10 @@ pub const MODEL_MIN_WORDS: usize = 3;
 /// Features are hashed into this many slots.
 pub const DIMENSIONS: usize = 1 << 18;
 
-const MAGIC: &[u8; 8] = b"XRSAFE01";
+const MAGIC: &[u8; 8] = b"XRSAFE02";
+
+/// How many thresholds and biases the file holds before its tables.
+const HEADER_FLOATS: usize = 6;
 
 /// The shipped model, read once.
 static MODEL: LazyLock<Option<Model>> =
@@ -35,6 +38,11 @@ pub struct Thresholds {
     pub check_in: f32,
     /// At or above: the advice answer.
     pub advice: f32,
+    /// Below it, a crisis rule that fired on a message the model read is doubted: the rules
+    /// match words, and the model, which reads the whole message, is then all but sure it is a
+    /// figure of speech, the past or someone else's story. Such a message gets the check-in
+    /// (the crisis lines a tap away) instead of the crisis answer, never nothing.
+    pub rule_doubt: f32,
 }
 
 /// One binary classifier: a weight per feature slot and a bias.
@@ -76,21 +84,37 @@ pub struct Model {
 
 impl Model {
     pub fn scores(&self, text: &str) -> Scores {
-        self.scores_of(&tokens(text))
+        self.scores_of(&sentences(text))
     }
 
     /// The scores as the bot uses them: `None` for a message shorter than [`MODEL_MIN_WORDS`],
     /// which the model does not read.
     pub fn scores_if_read(&self, text: &str) -> Option<Scores> {
-        let words = tokens(text);
-        (words.len() >= MODEL_MIN_WORDS).then(|| self.scores_of(&words))
+        let sentences = sentences(text);
+        let words: usize = sentences.iter().map(Vec::len).sum();
+        (words >= MODEL_MIN_WORDS).then(|| self.scores_of(&sentences))
     }
 
-    fn scores_of(&self, words: &[String]) -> Scores {
-        let features = weigh(&counts_of(words), &self.idf);
+    /// The crisis score reads the message whole. A request for advice is often one question
+    /// inside a long answer, which the rest of the answer dilutes, so the advice score is the
+    /// mean of the whole message's and that of its most advice-like run of one or two
+    /// sentences. Not that run alone: a reply that opens by repeating the bot's own question
+    /// ("What would I miss?") would then read as a request.
+    fn scores_of(&self, sentences: &[Vec<String>]) -> Scores {
+        let whole = weigh(&counts_of(&sentences.concat()), &self.idf);
+        let whole_advice = self.advice.score(&whole);
+        let mut advice = whole_advice;
+        for width in (1..=2).filter(|width| *width < sentences.len()) {
+            for window in sentences.windows(width) {
+                let part = window.concat();
+                if part.len() >= MODEL_MIN_WORDS {
+                    advice = advice.max(self.advice.score(&weigh(&counts_of(&part), &self.idf)));
+                }
+            }
+        }
         Scores {
-            crisis: self.crisis.score(&features),
-            advice: self.advice.score(&features),
+            crisis: self.crisis.score(&whole),
+            advice: (whole_advice + advice) / 2.0,
         }
     }
 
@@ -100,13 +124,14 @@ impl Model {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(12 + DIMENSIONS * 12 + 20);
+        let mut out = Vec::with_capacity(12 + HEADER_FLOATS * 4 + DIMENSIONS * 12);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(DIMENSIONS as u32).to_le_bytes());
         for value in [
             self.thresholds.crisis,
             self.thresholds.check_in,
             self.thresholds.advice,
+            self.thresholds.rule_doubt,
             self.crisis.bias,
             self.advice.bias,
         ] {
@@ -130,7 +155,7 @@ impl Model {
         let dimensions = rest
             .get(..4)
             .map(|head| u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize);
-        if dimensions != Some(DIMENSIONS) || rest.len() != 4 + 20 + DIMENSIONS * 12 {
+        if dimensions != Some(DIMENSIONS) || rest.len() != 4 + HEADER_FLOATS * 4 + DIMENSIONS * 12 {
             return Err(format!(
                 "the model has the wrong size ({} bytes) for {DIMENSIONS} slots",
                 bytes.len()
@@ -142,6 +167,7 @@ impl Model {
             crisis: next(),
             check_in: next(),
             advice: next(),
+            rule_doubt: next(),
         };
         let (crisis_bias, advice_bias) = (next(), next());
         let idf: Vec<f32> = (0..DIMENSIONS).map(|_| next()).collect();
@@ -160,6 +186,14 @@ impl Model {
             thresholds,
         })
     }
+}
+
+/// The message's words, sentence by sentence (a sentence ends at `.`, `!`, `?` or a line break).
+fn sentences(text: &str) -> Vec<Vec<String>> {
+    text.split_inclusive(['.', '!', '?', '\n'])
+        .map(tokens)
+        .filter(|words| !words.is_empty())
+        .collect()
 }
 
 /// Lower case, apostrophes dropped, ASCII punctuation and general punctuation turned into
@@ -321,6 +355,7 @@ mod tests {
                 crisis: 0.6,
                 check_in: 0.3,
                 advice: 0.5,
+                rule_doubt: 0.02,
             },
         };
         assert_eq!(Model::from_bytes(&model.to_bytes()).unwrap(), model);
