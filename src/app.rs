@@ -12,16 +12,18 @@ use tokio_util::sync::CancellationToken;
 use crossroads_core::content::{
     COMMANDS_FILE, Catalog, MESSAGES_FILE, PROMPTS_FILE, Problem, Sources,
 };
-use crossroads_store::{KEY_ENV, KeyOrigin, Store, StoreOptions};
+use crossroads_store::{KEY_ENV, KeyOrigin, Store, StoreError, StoreOptions};
 
 use crate::{
     clock::{Clock, SystemClock},
     config::Config,
     service::Service,
+    service::sender::SenderOptions,
     telemetry,
     transport::{
-        telegram::{self, TelegramOptions},
+        telegram::{self, Receiving, TelegramOptions},
         terminal,
+        webhook::WebhookOptions,
     },
 };
 
@@ -81,13 +83,18 @@ fn catalog_or_error(config: &Config) -> anyhow::Result<Catalog> {
     })
 }
 
-pub fn open_store(config: &Config) -> anyhow::Result<Store> {
-    let store = Store::open(&StoreOptions {
+/// Where the config says the data and its key are; `CROSSROADS_KEY` wins over the key file.
+pub fn store_options(config: &Config) -> StoreOptions {
+    StoreOptions {
         path: config.storage.path.clone(),
         key_file: config.privacy.key_file.clone(),
         key_from_env: env(KEY_ENV),
         cache_capacity_bytes: config.storage.cache_capacity_mb * 1024 * 1024,
-    })?;
+    }
+}
+
+pub fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let store = Store::open(&store_options(config))?;
     match store.key_origin() {
         KeyOrigin::Created(path) => {
             tracing::warn!(path = %path.display(), "created a new encryption key; back this file up, without it replies cannot be read")
@@ -137,27 +144,47 @@ pub fn shutdown_on_signals() -> CancellationToken {
     token
 }
 
-/// `crossroads run`: the bot on Telegram, by long polling.
+/// `crossroads run`: the bot on Telegram, by long polling or a webhook.
 pub async fn run(config_path: &Path) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
-    telemetry::init(&config.log.filter);
+    telemetry::init(&config.log.filter, config.log.format);
     let token = config.token(env).context(
         "no bot token. Set the TELOXIDE_TOKEN environment variable (or [telegram] token in the config) \
          to the token @BotFather gave you",
     )?;
     let api_url = config.api_url(env).map_err(anyhow::Error::msg)?;
+    let receiving = match config.webhook(env).map_err(anyhow::Error::msg)? {
+        Some(webhook) => Receiving::Webhook(WebhookOptions {
+            url: webhook.url,
+            listen: webhook.listen,
+            secret: webhook.secret,
+            bound: Arc::default(),
+        }),
+        None => Receiving::Polling,
+    };
     let service = build_service(&config, Arc::new(SystemClock))?;
     let mut bot = Bot::new(token.expose());
     if let Some(url) = api_url {
         bot = bot.set_api_url(url);
     }
-    telegram::serve(
-        service,
-        bot,
-        TelegramOptions::default(),
-        shutdown_on_signals(),
-    )
-    .await
+    let options = TelegramOptions {
+        sender: SenderOptions {
+            messages_per_second: config.telegram.messages_per_second,
+            ..SenderOptions::default()
+        },
+        receiving,
+        metrics: config
+            .metrics
+            .listen
+            .map(|listen| crate::ops::MetricsOptions {
+                listen,
+                telegram_window: crate::ops::TELEGRAM_WINDOW,
+                bound: Arc::default(),
+            }),
+        backup: config.backup_options(),
+        ..TelegramOptions::default()
+    };
+    telegram::serve(service, bot, options, shutdown_on_signals()).await
 }
 
 /// Where the terminal chat keeps its data when not told otherwise.
@@ -178,7 +205,7 @@ pub async fn chat(config_path: Option<&Path>, data_dir: Option<&Path>) -> anyhow
         }
     };
     // Chat output goes to the terminal; log lines only when something is wrong.
-    telemetry::init("warn");
+    telemetry::init("warn", crate::config::LogFormat::Text);
     let chosen_dir = data_dir.map(Path::to_path_buf);
     let data_dir = chosen_dir.clone().unwrap_or_else(default_chat_dir);
     // A config's own storage is used unless a data folder is named; the example's never is.
@@ -198,6 +225,108 @@ pub async fn chat(config_path: Option<&Path>, data_dir: Option<&Path>) -> anyhow
         shutdown,
     )
     .await
+}
+
+/// Opens the store of a stopped bot for `backup` and `rotate-key`, never creating one: a
+/// missing database is an error, and a locked one says that the bot must be stopped.
+fn open_existing(config: &Config, stopped_because: &str) -> anyhow::Result<Store> {
+    let path = &config.storage.path;
+    if !path.is_dir() {
+        anyhow::bail!(
+            "there is no database at {} (from [storage] path); nothing was done",
+            path.display()
+        );
+    }
+    Store::open(&store_options(config)).map_err(|error| match error {
+        StoreError::Open { .. } => anyhow::anyhow!("{error}. {stopped_because}"),
+        other => other.into(),
+    })
+}
+
+/// A size as people read it.
+fn size(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} B"),
+        1024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1024.0),
+        _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
+    }
+}
+
+fn seconds(duration: std::time::Duration) -> String {
+    format!("{:.2} s", duration.as_secs_f64())
+}
+
+/// `crossroads backup`: a consistent, encrypted backup of a stopped bot's database, to a new
+/// file. Returns the line to print.
+pub fn backup(config_path: &Path, out: &Path) -> anyhow::Result<String> {
+    let config = Config::load(config_path)?;
+    let store = open_existing(
+        &config,
+        "If the bot is running, it holds the database: a running bot makes its own backups \
+         into [backup] dir (set it in the config); `crossroads backup` is for a stopped one",
+    )?;
+    let report = store.backup_to(out)?;
+    Ok(format!(
+        "wrote {}: {} entries, {} profiles, {} records in all, {} in {}; encrypted with the \
+         database's key, which it does not contain: keep that key to restore it",
+        report.path.display(),
+        report.entries,
+        report.profiles,
+        report.records,
+        size(report.bytes),
+        seconds(report.took),
+    ))
+}
+
+/// `crossroads restore`: a backup into the config's storage path, which must be missing or
+/// empty, with the config's key. Returns the line to print.
+pub fn restore(config_path: &Path, from: &Path) -> anyhow::Result<String> {
+    let config = Config::load(config_path)?;
+    let report = Store::restore_from(&store_options(&config), from)?;
+    Ok(format!(
+        "restored {} entries, {} profiles, {} records in all, from {} (taken {}) into {} in {}",
+        report.entries,
+        report.profiles,
+        report.records,
+        from.display(),
+        report.taken_at.format("%Y-%m-%d %H:%M:%S UTC"),
+        report.path.display(),
+        seconds(report.took),
+    ))
+}
+
+/// `crossroads rotate-key`: every sealed record re-encrypted under a new key, written to
+/// `new_key_file`. Returns the line to print.
+pub fn rotate_key(config_path: &Path, new_key_file: &Path) -> anyhow::Result<String> {
+    let config = Config::load(config_path)?;
+    // Checks that there is a database and that nothing holds it, before any key is made.
+    drop(open_existing(
+        &config,
+        "Stop the bot first: rotate-key needs the database to itself",
+    )?);
+    let report = Store::rotate_key(&store_options(&config), new_key_file)?;
+    let key_setting = if env(KEY_ENV).is_some_and(|key| !key.trim().is_empty()) {
+        format!("set {KEY_ENV} to the contents of that file")
+    } else {
+        format!(
+            "point [privacy] key_file at it (it is {} now)",
+            config.privacy.key_file.display()
+        )
+    };
+    Ok(format!(
+        "re-encrypted {} sealed records of {} ({} entries) under a new key, written to {}, in {}{}. \
+         Now {key_setting}, start the bot and check it, then destroy the old key and every backup made with it",
+        report.resealed,
+        report.records,
+        report.entries,
+        report.new_key_file.display(),
+        seconds(report.took),
+        if report.old_copy_removed {
+            ""
+        } else {
+            " (the old copy beside the database goes at the next start)"
+        },
+    ))
 }
 
 /// What `crossroads check` found.
@@ -226,6 +355,21 @@ pub fn check(config_path: &Path) -> CheckReport {
     }
     if let Err(problem) = config.api_url(env) {
         report.problems.push(problem);
+    }
+    if let Err(problem) = config.webhook(env) {
+        report.problems.push(problem);
+    }
+    match &config.backup.dir {
+        Some(dir) if dir.exists() && !dir.is_dir() => report.problems.push(format!(
+            "backup.dir: {} exists and is not a folder",
+            dir.display()
+        )),
+        Some(_) => {}
+        None => report.warnings.push(
+            "no [backup] dir: the running bot makes no backups of its own (`crossroads backup` \
+             still works while it is stopped)"
+                .to_owned(),
+        ),
     }
     if config.token(env).is_none() {
         report.warnings.push(
@@ -274,6 +418,12 @@ pub fn explain_safety(text: &str, examples: usize) -> String {
             out,
             "  crisis rule {number} in crates/core/src/safety/rules/crisis.toml fired:\n    {pattern}"
         );
+        if explanation.rule_doubted {
+            let _ = writeln!(
+                out,
+                "  doubted: the model scores the message below the rules' doubt threshold, so it gets the check-in, not the crisis answer"
+            );
+        }
     }
     match explanation.model {
         Some((scores, thresholds)) => {
@@ -293,6 +443,11 @@ pub fn explain_safety(text: &str, examples: usize) -> String {
                 thresholds.crisis,
                 mark(scores.crisis, thresholds.check_in),
                 thresholds.check_in
+            );
+            let _ = writeln!(
+                out,
+                "  a crisis rule is doubted below {:.3}",
+                thresholds.rule_doubt
             );
             let _ = writeln!(
                 out,

@@ -7,8 +7,11 @@
 #![warn(unreachable_pub)]
 
 pub mod app;
+pub mod backup;
 pub mod clock;
 pub mod config;
+pub mod memory;
+pub mod ops;
 pub mod service;
 pub mod telemetry;
 pub mod transport;

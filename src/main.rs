@@ -32,6 +32,32 @@ enum Commands {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Write a consistent, encrypted backup of a stopped bot's database to a new file (a
+    /// running bot makes its own, with [backup] dir).
+    Backup {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The backup file to write; it must not exist.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Restore a backup into the config's storage path, which must be missing or empty, with
+    /// the key it was made under.
+    Restore {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The backup file.
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Re-encrypt every record of a stopped bot's database under a new key, crash-safely.
+    RotateKey {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Where to write the new key (mode 0600); it must not exist.
+        #[arg(long)]
+        new_key_file: PathBuf,
+    },
     /// Explain how the safety detector reads a message: the decision, the rule that fired, the
     /// model's scores against its thresholds, and the nearest reviewed examples.
     Safety {
@@ -43,8 +69,18 @@ enum Commands {
     },
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    crossroads::memory::limit_allocator_arenas();
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(run()),
+        Err(error) => {
+            eprintln!("crossroads: cannot start: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> ExitCode {
     // A panic's message can quote the value that caused it, and that can be a user's words:
     // report where it happened, never what it said.
     std::panic::set_hook(Box::new(|info| {
@@ -64,6 +100,16 @@ async fn main() -> ExitCode {
         Commands::Chat { config, data_dir } => {
             crossroads::app::chat(config.as_deref(), data_dir.as_deref()).await
         }
+        Commands::Backup { config, out } => {
+            crossroads::app::backup(&config, &out).map(|line| println!("{line}"))
+        }
+        Commands::Restore { config, from } => {
+            crossroads::app::restore(&config, &from).map(|line| println!("{line}"))
+        }
+        Commands::RotateKey {
+            config,
+            new_key_file,
+        } => crossroads::app::rotate_key(&config, &new_key_file).map(|line| println!("{line}")),
         Commands::Check { config } => {
             let report = crossroads::app::check(&config);
             for warning in &report.warnings {

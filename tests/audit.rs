@@ -13,7 +13,7 @@ use crossroads_core::{
     command::Command,
     event::{Chat, Event, Incoming},
     fixtures,
-    reply::{Button, Outbound},
+    reply::{Button, Outbound, ReplyKeyboard},
     voice::{Contact, CrisisLine, Settings},
 };
 // Telegram's rules as the fake Bot API server implements them, independently of the bot's own
@@ -24,7 +24,7 @@ use crossroads_core::{
     reason = "the audit needs the parser, not the fake server's refusal wording"
 )]
 mod telegram_html;
-use telegram_html::{CAPTION_LIMIT, MESSAGE_LIMIT, utf16_len, visible_text};
+use telegram_html::{CAPTION_LIMIT, MESSAGE_LIMIT, parse, utf16_len, visible_text};
 
 const BOOKING_URL: &str = "https://example.com/book?from=bot&x=<1>";
 
@@ -72,6 +72,10 @@ struct Audit {
     next_id: i32,
     _dir: tempfile::TempDir,
     seen: usize,
+    /// Discreet mode is being audited: every message to a user who has it on must open with
+    /// the neutral line and hide everything else.
+    discreet: bool,
+    veiled: usize,
 }
 
 impl Audit {
@@ -85,6 +89,8 @@ impl Audit {
             next_id: 1,
             _dir: dir,
             seen: 0,
+            discreet: false,
+            veiled: 0,
         }
     }
 
@@ -94,6 +100,7 @@ impl Audit {
             message_id: self.next_id,
             sent_at: self.clock.now(),
             text: text.into(),
+            reply_to: None,
         }
     }
 
@@ -101,8 +108,12 @@ impl Audit {
     async fn send(&mut self, user: i64, event: Event, answers_user_words: bool) -> Vec<Outbound> {
         let label = format!("{event:?}").chars().take(80).collect::<String>();
         let replies = self.service.handle(Chat::Private(user), event).await;
+        let veiled = self.is_discreet(user);
         for reply in &replies {
             self.check(reply, &label);
+            if veiled {
+                self.check_veiled(reply, &label);
+            }
         }
         if answers_user_words {
             let last = replies
@@ -121,6 +132,48 @@ impl Audit {
         let message = self.message(&text);
         self.send(user, Event::Command(command, message), false)
             .await
+    }
+
+    fn is_discreet(&self, user: i64) -> bool {
+        self.discreet
+            && self
+                .service
+                .store()
+                .profile(user)
+                .unwrap()
+                .is_some_and(|profile| profile.discreet)
+    }
+
+    /// The first line is the neutral one, and nothing else shows until tapped.
+    fn check_veiled(&mut self, reply: &Outbound, label: &str) {
+        let dialogues: toml::Table =
+            toml::from_str(include_str!("../dialogues/messages.toml")).unwrap();
+        let header = dialogues["discreet_header"].as_str().unwrap().to_owned();
+        let html = match reply {
+            Outbound::Message(message) => message.html.as_str(),
+            Outbound::Document(document) => document
+                .caption
+                .as_ref()
+                .unwrap_or_else(|| panic!("{label}: a document needs the neutral caption"))
+                .as_str(),
+            Outbound::Edit(panel) => panel.html.as_str(),
+            Outbound::Keyboard(keyed) => keyed.html.as_str(),
+            Outbound::Notice(_) | Outbound::LeaveChat | Outbound::DeleteMessage { .. } => return,
+        };
+        let parsed = parse(html).unwrap();
+        assert_eq!(parsed.text.lines().next(), Some(header.as_str()), "{label}");
+        let preview = parsed.preview();
+        let shown: String = preview
+            .lines()
+            .skip(1)
+            .filter(|line| !line.chars().all(|c| c == '▒' || c.is_whitespace()))
+            .collect();
+        let notice = visible_text(dialogues["discreet_deleted_notice"].as_str().unwrap()).unwrap();
+        assert!(
+            shown.is_empty() || shown == notice,
+            "{label}: shows {shown:?} beyond the neutral line"
+        );
+        self.veiled += 1;
     }
 
     fn check(&mut self, reply: &Outbound, label: &str) {
@@ -166,7 +219,41 @@ impl Audit {
                     );
                 }
             }
-            Outbound::LeaveChat => {}
+            Outbound::LeaveChat | Outbound::DeleteMessage { .. } => {}
+            Outbound::Edit(panel) => {
+                self.check(
+                    &Outbound::with_buttons(
+                        panel.html.clone(),
+                        panel.rows.iter().flatten().cloned().collect(),
+                    ),
+                    label,
+                );
+                self.seen -= 1;
+                assert!(!panel.rows.is_empty() && panel.rows.iter().all(|row| !row.is_empty()));
+                // Telegram shows at most 8 buttons a row, and 100 in all.
+                assert!(panel.rows.iter().all(|row| row.len() <= 8), "{label}");
+                assert!(panel.rows.iter().flatten().count() <= 100, "{label}");
+            }
+            Outbound::Notice(text) => {
+                // answerCallbackQuery shows 0 to 200 characters of plain text.
+                let length = text.chars().count();
+                assert!((1..=200).contains(&length), "{label}: a notice of {length}");
+                assert!(
+                    !text.contains('<') && !text.contains("&lt;"),
+                    "{label}: {text}"
+                );
+            }
+            Outbound::Keyboard(keyed) => {
+                self.check(&Outbound::text(keyed.html.clone()), label);
+                self.seen -= 1;
+                if let ReplyKeyboard::Offer(keys) = &keyed.keyboard {
+                    assert!(!keys.is_empty(), "{label}");
+                    for key in keys {
+                        assert!(!key.label.trim().is_empty(), "{label}");
+                    }
+                    assert!(keys.iter().filter(|key| key.location).count() == 1);
+                }
+            }
         }
     }
 }
@@ -179,8 +266,28 @@ fn carries_booking(reply: &Outbound) -> bool {
 #[tokio::test]
 async fn every_message_fits_telegram_and_every_answer_points_to_booking() {
     let mut audit = Audit::new();
-    let user = 7;
+    exercise(&mut audit, 7).await;
+    assert!(
+        audit.seen > 100,
+        "only {} messages were checked",
+        audit.seen
+    );
+}
 
+/// The same, in discreet mode: with the neutral line and the spoilers, everything still fits,
+/// and nothing personal shows before a tap.
+#[tokio::test]
+async fn in_discreet_mode_every_message_still_fits_and_shows_only_its_neutral_line() {
+    let mut audit = Audit::new();
+    audit.discreet = true;
+    audit.command(7, Command::Start).await;
+    audit.command(7, Command::Discreet).await;
+    assert!(audit.is_discreet(7));
+    exercise(&mut audit, 7).await;
+    assert!(audit.veiled > 100, "only {} were veiled", audit.veiled);
+}
+
+async fn exercise(audit: &mut Audit, user: i64) {
     for command in [
         Command::Urgent,
         Command::Help,
@@ -189,6 +296,7 @@ async fn every_message_fits_telegram_and_every_answer_points_to_booking() {
         Command::Settings,
         Command::Recap,
         Command::Export,
+        Command::Brief,
         Command::Delete,
         Command::Start,
         Command::Start,
@@ -203,6 +311,7 @@ async fn every_message_fits_telegram_and_every_answer_points_to_booking() {
         Command::Resume,
         Command::Resume,
         Command::Prompt,
+        Command::Themes,
     ] {
         audit.command(user, command).await;
     }
@@ -255,6 +364,7 @@ async fn every_message_fits_telegram_and_every_answer_points_to_booking() {
         "this much text needs more than one message"
     );
     audit.command(user, Command::Export).await;
+    audit.command(user, Command::Brief).await;
     // The scheduled question, for every catalog entry in turn.
     let mut scheduled = 0;
     for _ in 0..fixtures::catalog().prompts.len() {
@@ -263,14 +373,43 @@ async fn every_message_fits_telegram_and_every_answer_points_to_booking() {
             .clock
             .set(profile.next_due.expect("questions are on").at);
         let now = audit.clock.now();
-        for (_, replies) in audit.service.take_due(now, 10).await.unwrap() {
+        let veiled = audit.is_discreet(user);
+        for (_, replies) in audit.service.take_due_and_deliver(now, 10).await.unwrap() {
             for reply in &replies {
                 audit.check(reply, "scheduled question");
+                if veiled {
+                    audit.check_veiled(reply, "scheduled question");
+                }
                 scheduled += 1;
             }
         }
     }
     assert_eq!(scheduled, fixtures::catalog().prompts.len());
+    // /themes: the list, every theme turned off in turn (the last one stays on), and a button
+    // of an older list.
+    let listed = audit.command(user, Command::Themes).await;
+    let callbacks = |outbound: &[Outbound]| -> Vec<String> {
+        let Some(Outbound::Message(message)) = outbound.last() else {
+            panic!("a list of themes: {outbound:?}")
+        };
+        message
+            .buttons
+            .iter()
+            .filter_map(|button| match button {
+                Button::Callback { data, .. } => Some(data.clone()),
+                Button::Url { .. } => None,
+            })
+            .collect()
+    };
+    let oldest = callbacks(&listed)[0].clone();
+    let mut list = listed;
+    for index in 0..fixtures::catalog().themes.len() {
+        let data = callbacks(&list)[index].clone();
+        list = audit.send(user, Event::ButtonPressed { data }, false).await;
+    }
+    audit
+        .send(user, Event::ButtonPressed { data: oldest }, false)
+        .await;
     // Deleting: the question, a stale button, and the confirmation.
     let asked = audit.command(user, Command::Delete).await;
     let Some(Outbound::Message(question)) = asked.first() else {
@@ -300,11 +439,6 @@ async fn every_message_fits_telegram_and_every_answer_points_to_booking() {
     for reply in &replies {
         audit.check(reply, "group");
     }
-    assert!(
-        audit.seen > 100,
-        "only {} messages were checked",
-        audit.seen
-    );
 }
 
 /// Phrases that tell someone what to do. None may appear in anything the bot says.
@@ -391,4 +525,70 @@ fn every_question_in_the_catalog_asks_and_every_theme_is_used() {
     }
     // The eight parts of the article.
     assert_eq!(catalog.themes.len(), 8);
+}
+
+/// The settings message and every view its buttons lead to, the zone keys and the answers to a
+/// shared location, for a practice whose settings need escaping.
+#[tokio::test]
+async fn every_settings_view_and_location_answer_fits_telegram() {
+    let mut audit = Audit::new();
+    let user = 8;
+    audit.command(user, Command::Settings).await;
+    audit.command(user, Command::Start).await;
+    let mut seen_data = std::collections::HashSet::new();
+    let mut to_press: Vec<String> = Vec::new();
+    let shown = audit.command(user, Command::Settings).await;
+    let data_of = |replies: &[Outbound]| -> Vec<String> {
+        replies
+            .iter()
+            .flat_map(|reply| match reply {
+                Outbound::Message(message) => message.buttons.clone(),
+                Outbound::Edit(panel) => panel.rows.iter().flatten().cloned().collect(),
+                _ => Vec::new(),
+            })
+            .filter_map(|button| match button {
+                Button::Callback { data, .. } => Some(data),
+                Button::Url { .. } => None,
+            })
+            .collect()
+    };
+    to_press.extend(data_of(&shown));
+    // Every button reachable from /settings, each pressed once: every hour, every quarter.
+    while let Some(data) = to_press.pop() {
+        if !seen_data.insert(data.clone()) {
+            continue;
+        }
+        let replies = audit.send(user, Event::ButtonPressed { data }, false).await;
+        to_press.extend(data_of(&replies));
+    }
+    assert!(
+        seen_data.len() > 24 + 4 * 24,
+        "{} buttons pressed",
+        seen_data.len()
+    );
+    // An old keyboard, after a newer /settings.
+    let old = seen_data.iter().next().unwrap().clone();
+    audit.command(user, Command::Settings).await;
+    let stale = audit
+        .send(user, Event::ButtonPressed { data: old }, false)
+        .await;
+    assert!(matches!(stale.as_slice(), [Outbound::Notice(_)]));
+    // The zone keys, a zone tapped, and locations found and not.
+    audit.command(user, Command::Timezone(String::new())).await;
+    for zone in [
+        Some("Europe/Paris".to_owned()),
+        Some("Mars/Olympus".to_owned()),
+        None,
+    ] {
+        audit.send(user, Event::Location { zone }, false).await;
+    }
+    audit
+        .send(
+            9,
+            Event::Location {
+                zone: Some("Asia/Tokyo".into()),
+            },
+            false,
+        )
+        .await;
 }

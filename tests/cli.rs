@@ -110,6 +110,135 @@ fn a_wrong_key_stops_the_start_with_a_clear_message_and_changes_nothing() {
 }
 
 #[test]
+fn the_deployment_configs_pass_check() {
+    for name in ["config.toml", "config.container.toml"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("deploy")
+            .join(name);
+        let checked = crossroads(&["check", "--config", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            checked.status.success(),
+            "deploy/{name}: {}",
+            text(&checked.stderr)
+        );
+    }
+}
+
+#[test]
+fn check_validates_webhook_mode_and_the_sending_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let base = "[practice]\nname = \"P\"\nbooking_url = \"https://example.com\"\n";
+    std::fs::write(
+        &config,
+        format!("{base}[telegram]\nmode = \"webhook\"\nwebhook_url = \"http://bot.example.org/hook\"\nmessages_per_second = 5000\n"),
+    )
+    .unwrap();
+    let broken = crossroads(&["check", "--config", config.to_str().unwrap()])
+        .env_remove("CROSSROADS_WEBHOOK_SECRET")
+        .output()
+        .unwrap();
+    let report = text(&broken.stderr);
+    assert!(!broken.status.success());
+    for named in [
+        "telegram.webhook_url",
+        "telegram.listen",
+        "telegram.messages_per_second",
+    ] {
+        assert!(report.contains(named), "{named} is named: {report}");
+    }
+
+    std::fs::write(
+        &config,
+        format!("{base}[telegram]\nmode = \"webhook\"\nwebhook_url = \"https://bot.example.org/hook\"\nlisten = \"127.0.0.1:8443\"\n"),
+    )
+    .unwrap();
+    let no_secret = crossroads(&["check", "--config", config.to_str().unwrap()])
+        .env_remove("CROSSROADS_WEBHOOK_SECRET")
+        .output()
+        .unwrap();
+    assert!(!no_secret.status.success());
+    assert!(text(&no_secret.stderr).contains("webhook_secret"));
+    let with_secret = crossroads(&["check", "--config", config.to_str().unwrap()])
+        .env("CROSSROADS_WEBHOOK_SECRET", "a-long_secret-0123")
+        .output()
+        .unwrap();
+    assert!(
+        with_secret.status.success(),
+        "{}",
+        text(&with_secret.stderr)
+    );
+    let bad_secret = crossroads(&["check", "--config", config.to_str().unwrap()])
+        .env("CROSSROADS_WEBHOOK_SECRET", "not allowed!")
+        .output()
+        .unwrap();
+    assert!(!bad_secret.status.success());
+    assert!(text(&bad_secret.stderr).contains("CROSSROADS_WEBHOOK_SECRET"));
+}
+
+#[test]
+fn check_validates_the_backup_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    let base = "[practice]\nname = \"P\"\nbooking_url = \"https://example.com\"\n";
+    let check = || {
+        crossroads(&["check", "--config", config.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    std::fs::write(
+        &config,
+        format!(
+            "{base}[backup]\ndir = \"data/crossroads.sled/backups\"\nevery = \"30s\"\nkeep = 0\n"
+        ),
+    )
+    .unwrap();
+    let broken = check();
+    let report = text(&broken.stderr);
+    assert!(!broken.status.success());
+    for named in ["backup.dir", "backup.every", "backup.keep"] {
+        assert!(report.contains(named), "{named} is named: {report}");
+    }
+    std::fs::write(&config, format!("{base}[backup]\nevry = \"1h\"\n")).unwrap();
+    let unknown = check();
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown.stderr).contains("evry"),
+        "{}",
+        text(&unknown.stderr)
+    );
+
+    std::fs::write(dir.path().join("not-a-folder"), "x").unwrap();
+    std::fs::write(&config, format!("{base}[backup]\ndir = \"not-a-folder\"\n")).unwrap();
+    let file = check();
+    assert!(!file.status.success());
+    assert!(
+        text(&file.stderr).contains("not a folder"),
+        "{}",
+        text(&file.stderr)
+    );
+
+    std::fs::write(
+        &config,
+        format!("{base}[backup]\ndir = \"backups\"\nevery = \"1m\"\nkeep = 1\n"),
+    )
+    .unwrap();
+    let valid = check();
+    assert!(valid.status.success(), "{}", text(&valid.stderr));
+    assert!(!text(&valid.stderr).contains("[backup]"));
+    std::fs::write(&config, base).unwrap();
+    let without = check();
+    assert!(without.status.success());
+    assert!(
+        text(&without.stderr).contains("no [backup] dir"),
+        "no backups is worth a warning: {}",
+        text(&without.stderr)
+    );
+}
+
+#[test]
 fn check_accepts_the_example_and_lists_every_problem_in_a_broken_setup() {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
     let valid = crossroads(&["check", "--config", example.to_str().unwrap()])
@@ -294,4 +423,25 @@ fn safety_explains_a_decision_with_the_rule_the_scores_and_the_nearest_examples(
         shown.contains("crisis rule") && shown.contains("crisis.toml"),
         "{shown}"
     );
+}
+
+#[test]
+fn the_terminal_chat_marks_what_discreet_mode_hides_and_deletes_and_saves_a_brief() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = chat(
+        dir.path(),
+        "/start\n/discreet\nWe barely talk <now> & then\n/recap\n/brief\n",
+    );
+    let output = text(&session.stdout);
+    assert!(session.status.success(), "{}", text(&session.stderr));
+    assert!(output.contains("Your daily moment"), "{output}");
+    assert!(output.contains("[hidden: "), "{output}");
+    assert!(output.contains("[deleted: your message"), "{output}");
+    assert!(
+        output.contains("[protected, can't be forwarded"),
+        "{output}"
+    );
+    let brief = std::fs::read_to_string(dir.path().join("exports/crossroads-brief.html"))
+        .expect("the brief is saved as a file");
+    assert!(brief.contains("We barely talk &lt;now&gt; &amp; then"));
 }

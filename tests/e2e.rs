@@ -59,6 +59,7 @@ async fn the_daily_question_arrives_and_a_reply_is_acknowledged_with_the_booking
     world.advance(minutes(1)).await;
     let question = ann.next_reply().await;
     assert!(question.is("prompt"), "{}", question.text);
+    world.question_opens(&question).await;
 
     let ack = ann
         .asks("It shifted after our second child. We became a team, not a couple.")
@@ -267,7 +268,8 @@ async fn an_edited_reply_replaces_the_kept_words() {
     let world = World::start().await;
     let ann = world.user(ANN, "Ann");
     ann.asks("/prompt").await;
-    ann.next_reply().await;
+    let question = ann.next_reply().await;
+    world.question_opens(&question).await;
     let message_id = ann.says("I think love is gone");
     ann.next_reply().await;
     world.advance(minutes(3)).await;
@@ -342,6 +344,22 @@ async fn a_user_who_blocks_the_bot_stops_getting_questions_and_keeps_their_data(
     ann.asks("/start").await;
     ann.asks("something worth keeping").await;
     ann.blocks_bot();
+    // Updates are handled from the inbox, a moment after they arrive.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while world
+        .service()
+        .store()
+        .profile(ANN)
+        .unwrap()
+        .unwrap()
+        .reachable
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the block was never handled"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     world.set_time("2026-03-02T09:00:00Z").await;
     world.set_time("2026-03-03T09:00:00Z").await;
     let profile = world.service().store().profile(ANN).unwrap().unwrap();
@@ -349,9 +367,11 @@ async fn a_user_who_blocks_the_bot_stops_getting_questions_and_keeps_their_data(
     assert_eq!(profile.next_due, None);
     assert_eq!(world.service().store().all_entries(ANN).unwrap().len(), 1);
     ann.unblocks_bot();
-    ann.asks("/start").await;
+    assert!(ann.asks("/start").await.is("welcome_back"));
     world.set_time("2026-03-04T09:00:00Z").await;
-    assert!(ann.next_reply().await.is("prompt"));
+    let reply = ann.next_reply().await;
+    assert!(reply.is("prompt"), "{}", reply.text);
+    ann.has_no_unread().await;
     world.finish().await;
 }
 

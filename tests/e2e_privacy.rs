@@ -13,7 +13,8 @@ async fn a_crisis_gets_help_at_once_even_mid_question_and_the_words_are_kept() {
     let world = World::start().await;
     let ann = world.user(ANN, "Ann");
     ann.asks("/prompt").await;
-    ann.next_reply().await;
+    let question = ann.next_reply().await;
+    world.question_opens(&question).await;
     let answer = ann.asks("honestly i don't want to be here anymore").await;
     assert!(answer.is("crisis"), "{}", answer.text);
     assert!(support::dialogues::is_message(&answer.text, "crisis_kept"));
@@ -99,7 +100,8 @@ async fn export_sends_everything_as_json_and_as_text() {
     let world = World::start().await;
     let ann = world.user(ANN, "Ann");
     ann.asks("/prompt").await;
-    ann.next_reply().await;
+    let question = ann.next_reply().await;
+    world.question_opens(&question).await;
     ann.asks("It shifted <after> the move & the baby").await;
     ann.asks("a note for today").await;
     ann.says("/export");
@@ -137,7 +139,8 @@ async fn delete_asks_then_erases_everything_and_only_for_the_user_who_pressed() 
     let ben = world.user(BEN, "Ben");
     for user in [&ann, &ben] {
         user.asks("/start").await;
-        user.asks("/prompt").await;
+        let question = user.asks("/prompt").await;
+        world.question_opens(&question).await;
         user.asks("words only this user wrote, zebra-lantern").await;
     }
 
@@ -165,6 +168,16 @@ async fn delete_asks_then_erases_everything_and_only_for_the_user_who_pressed() 
     ann.presses(&question, &confirm);
     assert!(ann.next_reply().await.is("deleted"));
     let store = world.service().store();
+    // The goodbye's delivery is recorded a moment after Telegram took it: wait for that, so
+    // the scan below also sees what the record of it left.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while store.outbox_len() != (0, 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the outbox never emptied"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     assert_eq!(store.profile(ANN).unwrap(), None);
     assert!(store.all_entries(ANN).unwrap().is_empty());
     // The store keys users as big-endian bytes with the sign bit flipped; written out here

@@ -3,42 +3,13 @@
 
 mod support;
 
-use std::{
-    io::Write,
-    sync::{Arc, Mutex},
-};
-
-use support::{World, days, minutes};
-
-/// Collects everything logged, from every thread.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
+use support::{World, captured_log::Captured, days, minutes};
 
 const ANN: i64 = 1001;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_whole_session_logs_no_user_words_and_no_token() {
-    let captured = Captured::default();
-    crossroads::telemetry::install("trace", captured.clone(), false);
+    let captured = Captured::install_at_trace();
 
     let mut world = World::start().await;
     let ann = world.user(ANN, "Ann");
@@ -70,7 +41,7 @@ async fn a_whole_session_logs_no_user_words_and_no_token() {
     world.restart().await;
     world.stop().await;
 
-    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let log = captured.text();
     assert!(
         log.contains("chat_id=1001"),
         "the capture must hold the session's log lines:\n{log}"

@@ -46,6 +46,7 @@ impl Session {
             message_id: self.next_id,
             sent_at: self.clock.now(),
             text: text.to_owned(),
+            reply_to: None,
         }
     }
 
@@ -60,7 +61,11 @@ impl Session {
     }
 
     async fn daily_question(&self) -> Vec<Outbound> {
-        let due = self.service.take_due(self.clock.now(), 10).await.unwrap();
+        let due = self
+            .service
+            .take_due_and_deliver(self.clock.now(), 10)
+            .await
+            .unwrap();
         due.into_iter()
             .find(|(user, _)| *user == ANN)
             .map(|(_, outbound)| outbound)
@@ -85,6 +90,10 @@ fn shown(outbound: &[Outbound]) -> String {
             }
             Outbound::Document(document) => out.push(format!("<document {}>", document.filename)),
             Outbound::LeaveChat => out.push("<leaves the chat>".to_owned()),
+            Outbound::DeleteMessage { message_id } => {
+                out.push(format!("<deletes the user's message {message_id}>"))
+            }
+            other => out.push(format!("{other:?}")),
         }
     }
     out.join("\n\n======== next message ========\n\n")

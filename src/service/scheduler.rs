@@ -1,4 +1,6 @@
-//! Sends each user's daily question when it falls due, and runs the daily retention purge.
+//! Queues each user's daily question when it falls due, hands the sender the messages whose
+//! time in the chat is up (discreet mode), and runs the daily retention purge. The sender
+//! delivers what is queued.
 //!
 //! It sleeps on the injected clock until the earliest due instant, or until a settings change
 //! may have made something due sooner. Tests move a manual clock; nothing here waits on the
@@ -7,35 +9,13 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use futures::{FutureExt as _, StreamExt, future::BoxFuture};
+use futures::FutureExt as _;
 use tokio_util::sync::CancellationToken;
 
-use super::{Service, cause_chain};
-use crossroads_core::{model::UserId, reply::Outbound};
+use super::{PURGE_PAUSE, Purge, Service, cause_chain};
 
-/// How a delivery went, in the terms the scheduler acts on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Delivery {
-    Delivered,
-    /// The user blocked the bot or deleted their account: stop sending, keep their data.
-    Unreachable,
-    /// Anything else; already logged by the transport.
-    Failed,
-}
-
-/// Whatever can deliver messages to a user: Telegram, or the terminal.
-pub trait Outbox: Send + Sync {
-    fn deliver(&self, user_id: UserId, messages: Vec<Outbound>) -> BoxFuture<'_, Delivery>;
-}
-
-/// Users handled per pass. Each pass is saved before it is sent, so it is also what a shutdown
-/// waits for, and how long a question can be recorded as open before it arrives: about three
-/// seconds at Telegram's 30 messages a second.
-const BATCH: usize = 100;
-
-/// Deliveries in flight at once. Throttling to Telegram's limits happens below, in the
-/// transport; this only keeps enough requests queued for it to stay busy.
-const CONCURRENT_DELIVERIES: usize = 32;
+/// Users handled per pass: one flush each, and what a shutdown waits for.
+const BATCH: usize = 500;
 
 /// With nothing scheduled, look again after this long anyway.
 const IDLE_RECHECK: Duration = Duration::hours(1);
@@ -44,6 +24,14 @@ const IDLE_RECHECK: Duration = Duration::hours(1);
 const RETRY_AFTER_ERROR: Duration = Duration::seconds(30);
 
 const PURGE_EVERY: Duration = Duration::days(1);
+
+/// The first purge waits this long after a start: the start belongs to the updates and the
+/// questions that waited while the bot was down. A purge cut short by a stop or a crash loses
+/// nothing it did (each chunk is durable), so a bot that restarts often still purges.
+const PURGE_AFTER_START: Duration = Duration::minutes(5);
+
+/// How long the scheduler works on a purge before it looks at the due questions again.
+const PURGE_SLICE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The scheduler stopped on its own, which it never should.
 #[derive(Debug, thiserror::Error)]
@@ -55,11 +43,10 @@ pub struct SchedulerFailed;
 /// than answering messages while silently sending no more questions.
 pub fn spawn_supervised(
     service: Arc<Service>,
-    outbox: Arc<dyn Outbox>,
     shutdown: CancellationToken,
 ) -> tokio::task::JoinHandle<Result<(), SchedulerFailed>> {
     tokio::spawn(async move {
-        let ran = std::panic::AssertUnwindSafe(run(service, outbox, shutdown.clone()))
+        let ran = std::panic::AssertUnwindSafe(run(service, shutdown.clone()))
             .catch_unwind()
             .await;
         if ran.is_err() {
@@ -73,21 +60,33 @@ pub fn spawn_supervised(
     })
 }
 
-pub async fn run(service: Arc<Service>, outbox: Arc<dyn Outbox>, shutdown: CancellationToken) {
+pub async fn run(service: Arc<Service>, shutdown: CancellationToken) {
     let clock = Arc::clone(service.clock());
-    let mut next_purge = clock.now();
+    let mut next_purge = clock.now() + PURGE_AFTER_START;
+    let mut purge: Option<Purge> = None;
     loop {
         let now = clock.now();
-        let healthy = deliver_everything_due(&service, &outbox, now, &shutdown).await;
-        if now >= next_purge {
-            match service.purge_expired(now).await {
-                Ok(0) => {}
-                Ok(purged) => tracing::info!(purged, "erased entries past the retention period"),
+        let healthy = queue_everything_due(&service, now, &shutdown).await;
+        if purge.is_none() && now >= next_purge {
+            purge = Some(Purge::new(now));
+            next_purge = now + PURGE_EVERY;
+        }
+        if let Some(under_way) = purge.as_mut() {
+            // One slice of the purge, then the due questions again: a long purge (a lowered
+            // retention, a long outage) never holds a question back by more than a slice.
+            match purge_slice(&service, under_way, &shutdown).await {
+                Ok(false) => continue,
+                Ok(true) => {
+                    let purged = under_way.purged();
+                    if purged > 0 {
+                        tracing::info!(purged, "erased entries past the retention period");
+                    }
+                }
                 Err(error) => {
                     tracing::error!(error = %cause_chain(&error), "retention purge failed")
                 }
             }
-            next_purge = now + PURGE_EVERY;
+            purge = None;
         }
         if healthy {
             service.mark_scheduled_through(now);
@@ -110,6 +109,29 @@ pub async fn run(service: Arc<Service>, outbox: Arc<dyn Outbox>, shutdown: Cance
     }
 }
 
+/// Runs chunks of a purge for up to [`PURGE_SLICE`] of real time, pausing between them so that
+/// replies get the disk and the core. Returns whether the purge is finished; a shutdown leaves
+/// it where it is (each chunk is durable), for the next start to finish.
+async fn purge_slice(
+    service: &Service,
+    purge: &mut Purge,
+    shutdown: &CancellationToken,
+) -> Result<bool, crossroads_store::StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        if service.purge_step(purge).await? {
+            return Ok(true);
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(true),
+            () = tokio::time::sleep(PURGE_PAUSE) => {}
+        }
+        if started.elapsed() >= PURGE_SLICE {
+            return Ok(false);
+        }
+    }
+}
+
 /// Sleeps until `wake`, a schedule change, or shutdown. False means shut down.
 async fn wait(
     service: &Service,
@@ -128,9 +150,8 @@ async fn wait(
 }
 
 /// Returns false if storage failed, so the caller backs off.
-async fn deliver_everything_due(
+async fn queue_everything_due(
     service: &Arc<Service>,
-    outbox: &Arc<dyn Outbox>,
     now: DateTime<Utc>,
     shutdown: &CancellationToken,
 ) -> bool {
@@ -139,30 +160,32 @@ async fn deliver_everything_due(
         if shutdown.is_cancelled() {
             return true;
         }
-        let ready = match service.take_due(now, BATCH).await {
-            Ok(ready) => ready,
+        let count = match service.take_due(now, BATCH).await {
+            Ok(count) => count,
             Err(error) => {
                 tracing::error!(error = %cause_chain(&error), "cannot take due questions");
                 return false;
             }
         };
-        if ready.is_empty() {
+        if count > 0 {
+            tracing::info!(count, "queued due questions");
+        }
+        if count < BATCH {
+            break;
+        }
+    }
+    // Messages whose time in the chat is up (discreet mode) are handed to the sender.
+    loop {
+        if shutdown.is_cancelled() {
             return true;
         }
-        let count = ready.len();
-        futures::stream::iter(ready)
-            .for_each_concurrent(CONCURRENT_DELIVERIES, |(user_id, messages)| async move {
-                match outbox.deliver(user_id, messages).await {
-                    Delivery::Delivered => {}
-                    Delivery::Unreachable => service.mark_unreachable(user_id).await,
-                    // The question never arrived: the next words must not count as its answer.
-                    Delivery::Failed => service.question_not_delivered(user_id, now).await,
-                }
-            })
-            .await;
-        tracing::info!(count, "sent due questions");
-        if count < BATCH {
-            return true;
+        match service.take_due_deletions(now, BATCH).await {
+            Ok(count) if count < BATCH => return true,
+            Ok(_) => {}
+            Err(error) => {
+                tracing::error!(error = %cause_chain(&error), "cannot take due deletions");
+                return false;
+            }
         }
     }
 }

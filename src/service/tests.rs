@@ -19,6 +19,7 @@ use crossroads_store::SecretKey;
 
 use super::*;
 use crate::clock::ManualClock;
+use sender::Carried;
 
 const ANN: UserId = 1001;
 const BEN: UserId = 1002;
@@ -107,6 +108,7 @@ impl Harness {
                 message_id,
                 sent_at: self.now(),
                 text,
+                reply_to: None,
             },
         )
     }
@@ -117,6 +119,7 @@ impl Harness {
             message_id,
             sent_at: self.now(),
             text: text.into(),
+            reply_to: None,
         };
         (
             message_id,
@@ -130,7 +133,7 @@ impl Harness {
 
     async fn due(&self) -> Vec<(UserId, Vec<Message>)> {
         self.service
-            .take_due(self.now(), 100)
+            .take_due_and_deliver(self.now(), 100)
             .await
             .unwrap()
             .into_iter()
@@ -306,6 +309,7 @@ async fn a_redelivered_message_is_kept_once_and_keeps_its_question() {
         message_id: 55,
         sent_at: h.now(),
         text: "my answer".into(),
+        reply_to: None,
     };
     let first = h
         .service
@@ -332,6 +336,7 @@ async fn an_edit_updates_the_kept_words_quietly() {
         message_id,
         sent_at,
         text: "better words".into(),
+        reply_to: None,
     };
     let replies = h
         .service
@@ -347,6 +352,7 @@ async fn an_edit_updates_the_kept_words_quietly() {
         message_id: 9999,
         sent_at,
         text: "/recap".into(),
+        reply_to: None,
     };
     assert!(
         h.service
@@ -493,6 +499,7 @@ async fn a_group_gets_one_line_a_goodbye_and_nothing_is_kept() {
                 message_id: 1,
                 sent_at: h.now(),
                 text: "hi".into(),
+                reply_to: None,
             }),
         )
         .await;
@@ -744,6 +751,7 @@ async fn concurrent_replies_from_many_users_are_all_kept_and_share_flushes() {
                     message_id: 1,
                     sent_at,
                     text: format!("words of {user}"),
+                    reply_to: None,
                 };
                 service
                     .handle(Chat::Private(5000 + user), Event::Text(incoming))
@@ -774,59 +782,94 @@ async fn every_zone_a_user_can_set_is_shown_back_the_same() {
     }
 }
 
-/// Counts deliveries, and asks for shutdown at the first one, as a SIGTERM in a busy minute.
-struct ShutdownDuringBurst {
-    delivered: std::sync::atomic::AtomicUsize,
-    shutdown: tokio_util::sync::CancellationToken,
+/// A Telegram that takes (or refuses) every step after `delay`, and remembers what it took.
+struct Courier {
+    answer: Carried,
+    delay: std::time::Duration,
+    carried: std::sync::Mutex<Vec<(i64, Step)>>,
 }
 
-impl scheduler::Outbox for ShutdownDuringBurst {
-    fn deliver(
-        &self,
-        _user: UserId,
-        _messages: Vec<Outbound>,
-    ) -> futures::future::BoxFuture<'_, scheduler::Delivery> {
-        self.shutdown.cancel();
-        self.delivered.fetch_add(1, Ordering::SeqCst);
-        Box::pin(async { scheduler::Delivery::Delivered })
+impl Courier {
+    fn new(answer: Carried, delay: std::time::Duration) -> Arc<Courier> {
+        Arc::new(Courier {
+            answer,
+            delay,
+            carried: Default::default(),
+        })
+    }
+
+    fn carried(&self) -> Vec<(i64, Step)> {
+        self.carried.lock().unwrap().clone()
+    }
+}
+
+impl sender::Courier for Courier {
+    /// Each step takes a different time (by its size), and is recorded when it lands: sends
+    /// that ran side by side would land out of order.
+    fn carry(&self, chat_id: i64, step: Step) -> futures::future::BoxFuture<'_, Carried> {
+        Box::pin(async move {
+            let size = match &step {
+                Step::Message { html, .. } => html.len(),
+                _ => 0,
+            };
+            let uneven = u32::try_from(size % 5 + 1).unwrap_or(1);
+            tokio::time::sleep(self.delay * uneven).await;
+            self.carried.lock().unwrap().push((chat_id, step));
+            self.answer.clone()
+        })
+    }
+}
+
+impl Harness {
+    /// Runs the sender until the outbox is empty.
+    async fn send_everything(&self, courier: Arc<Courier>, options: sender::SenderOptions) {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let running = tokio::spawn(sender::run(
+            Arc::clone(&self.service),
+            courier,
+            options,
+            stop.clone(),
+        ));
+        tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while self.service.store().outbox_len() != (0, 0) {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the outbox empties");
+        stop.cancel();
+        running.await.unwrap();
     }
 }
 
 #[tokio::test]
-async fn a_shutdown_in_a_busy_minute_finishes_the_batch_taken_and_takes_no_more() {
+async fn a_question_opens_only_once_telegram_took_it() {
     let h = Harness::start("2026-03-02T07:00:00Z");
-    for user in 0..350 {
-        h.command(3000 + user, Command::Start).await;
-    }
+    h.command(ANN, Command::Start).await;
     h.set("2026-03-02T09:00:00Z");
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let outbox = Arc::new(ShutdownDuringBurst {
-        delivered: Default::default(),
-        shutdown: shutdown.clone(),
-    });
-    scheduler::run(Arc::clone(&h.service), outbox.clone(), shutdown).await;
-    let delivered = outbox.delivered.load(Ordering::SeqCst);
-    assert!(
-        delivered > 0 && delivered <= 100,
-        "{delivered} delivered after shutdown was asked for"
-    );
-    // Those not taken are still due, for the next start.
+    assert_eq!(h.service.take_due(h.now(), 100).await.unwrap(), 1);
     assert_eq!(
-        h.service.take_due(h.now(), 1000).await.unwrap().len(),
-        350 - delivered
+        h.profile(ANN).unwrap().open_prompt,
+        None,
+        "queued is not delivered"
     );
-}
-
-struct FailingOutbox;
-
-impl scheduler::Outbox for FailingOutbox {
-    fn deliver(
-        &self,
-        _user: UserId,
-        _messages: Vec<Outbound>,
-    ) -> futures::future::BoxFuture<'_, scheduler::Delivery> {
-        Box::pin(async { scheduler::Delivery::Failed })
-    }
+    let courier = Courier::new(
+        Carried::Delivered {
+            message_id: Some(321),
+        },
+        std::time::Duration::ZERO,
+    );
+    h.send_everything(Arc::clone(&courier), sender::SenderOptions::default())
+        .await;
+    let open = h
+        .profile(ANN)
+        .unwrap()
+        .open_prompt
+        .expect("open once delivered");
+    assert_eq!(open.message_id, Some(321));
+    assert_eq!(h.service.store().delivered_messages(ANN).unwrap().len(), 1);
+    h.write(ANN, "my answer").await;
+    assert_eq!(h.entries(ANN)[0].prompt_id, Some(open.prompt_id));
 }
 
 #[tokio::test]
@@ -834,15 +877,14 @@ async fn words_after_a_question_that_never_arrived_are_kept_as_a_note() {
     let h = Harness::start("2026-03-02T07:00:00Z");
     h.command(ANN, Command::Start).await;
     h.set("2026-03-02T09:00:00Z");
-    let shutdown = tokio_util::sync::CancellationToken::new();
-    let scheduler = tokio::spawn(scheduler::run(
-        Arc::clone(&h.service),
-        Arc::new(FailingOutbox),
-        shutdown.clone(),
-    ));
-    h.service.scheduled_through(h.now()).await;
-    shutdown.cancel();
-    scheduler.await.unwrap();
+    h.service.take_due(h.now(), 100).await.unwrap();
+    let courier = Courier::new(
+        Carried::Refused("Bad Request: chat not found".into()),
+        std::time::Duration::ZERO,
+    );
+    h.send_everything(Arc::clone(&courier), sender::SenderOptions::default())
+        .await;
+    assert_eq!(courier.carried().len(), 1, "a refusal is not retried");
     assert_eq!(h.profile(ANN).unwrap().open_prompt, None);
     h.write(ANN, "something on my mind").await;
     assert_eq!(h.entries(ANN)[0].prompt_id, None);
@@ -851,3 +893,284 @@ async fn words_after_a_question_that_never_arrived_are_kept_as_a_note() {
         "the day's question is not sent twice"
     );
 }
+
+#[tokio::test]
+async fn a_question_that_waited_past_the_catch_up_window_is_closed_not_sent() {
+    let h = Harness::start("2026-03-02T07:00:00Z");
+    h.command(ANN, Command::Start).await;
+    h.set("2026-03-02T09:00:00Z");
+    h.service.take_due(h.now(), 100).await.unwrap();
+    // The bot went down with the question still queued, and came back after the window.
+    h.set("2026-03-02T12:30:00Z");
+    let courier = Courier::new(
+        Carried::Delivered {
+            message_id: Some(1),
+        },
+        std::time::Duration::ZERO,
+    );
+    h.send_everything(Arc::clone(&courier), sender::SenderOptions::default())
+        .await;
+    assert!(courier.carried().is_empty());
+    assert_eq!(h.profile(ANN).unwrap().open_prompt, None);
+}
+
+#[tokio::test]
+async fn a_reply_goes_before_the_questions_queued_ahead_of_it() {
+    let h = Harness::start("2026-03-02T07:00:00Z");
+    for user in 0..40 {
+        h.command(3000 + user, Command::Start).await;
+    }
+    h.set("2026-03-02T09:00:00Z");
+    assert_eq!(h.service.take_due(h.now(), 100).await.unwrap(), 40);
+    // Ann writes while the questions wait: her answer comes through the inbox, as on Telegram.
+    let arrival = parcel::Arrival {
+        chat: parcel::ArrivalChat::Private(ANN),
+        what: parcel::What::Message {
+            message_id: 1,
+            sent_at: h.now(),
+            text: Some("/help".into()),
+            reply_to: None,
+        },
+        button: None,
+    };
+    let received = crossroads_store::Received {
+        chat_id: ANN,
+        update_id: 500,
+        payload: arrival.encode(),
+    };
+    h.service
+        .receive(vec![received.clone()], None)
+        .await
+        .unwrap();
+    h.service.handle_received(&received, "bot").await.unwrap();
+    assert_eq!(h.service.store().outbox_len(), (1, 40));
+    let courier = Courier::new(
+        Carried::Delivered {
+            message_id: Some(1),
+        },
+        std::time::Duration::from_millis(2),
+    );
+    let options = sender::SenderOptions {
+        messages_per_second: 20,
+        ..sender::SenderOptions::default()
+    };
+    h.send_everything(Arc::clone(&courier), options).await;
+    let order: Vec<i64> = courier.carried().iter().map(|(chat, _)| *chat).collect();
+    assert_eq!(order[0], ANN, "the reply went first: {order:?}");
+    assert_eq!(order.len(), 41);
+}
+
+#[tokio::test]
+async fn a_redelivered_update_is_handled_once() {
+    let h = Harness::start("2026-03-02T07:00:00Z");
+    let arrival = parcel::Arrival {
+        chat: parcel::ArrivalChat::Private(ANN),
+        what: parcel::What::Message {
+            message_id: 1,
+            sent_at: h.now(),
+            text: Some("I keep thinking about the move".into()),
+            reply_to: None,
+        },
+        button: None,
+    };
+    let received = crossroads_store::Received {
+        chat_id: ANN,
+        update_id: 500,
+        payload: arrival.encode(),
+    };
+    assert_eq!(
+        h.service
+            .receive(vec![received.clone()], None)
+            .await
+            .unwrap(),
+        1
+    );
+    h.service.handle_received(&received, "bot").await.unwrap();
+    // Telegram did not hear our 200 and posts it again.
+    assert_eq!(h.service.receive(vec![received], None).await.unwrap(), 0);
+    assert_eq!(
+        h.service.waiting_updates(),
+        1,
+        "only the first is waiting in memory"
+    );
+    assert_eq!(
+        h.service.store().outbox_len(),
+        (1, 0),
+        "one acknowledgement, queued once"
+    );
+    assert_eq!(h.entries(ANN).len(), 1);
+}
+
+#[tokio::test]
+async fn a_403_marks_the_user_unreachable_and_keeps_their_words() {
+    let h = Harness::start("2026-03-02T07:00:00Z");
+    h.command(ANN, Command::Start).await;
+    h.write(ANN, "kept before they left").await;
+    h.set("2026-03-02T09:00:00Z");
+    h.service.take_due(h.now(), 100).await.unwrap();
+    let courier = Courier::new(Carried::Unreachable, std::time::Duration::ZERO);
+    h.send_everything(Arc::clone(&courier), sender::SenderOptions::default())
+        .await;
+    let profile = h.profile(ANN).unwrap();
+    assert!(!profile.reachable);
+    assert_eq!(profile.next_due, None, "no more questions");
+    assert_eq!(profile.open_prompt, None);
+    assert_eq!(h.entries(ANN).len(), 1);
+}
+
+#[tokio::test]
+async fn a_chats_messages_go_in_the_order_they_were_decided() {
+    let h = Harness::start("2026-03-02T07:00:00Z");
+    for (update_id, text) in [(1, "/start"), (2, "/help"), (3, "/book"), (4, "/privacy")] {
+        let arrival = parcel::Arrival {
+            chat: parcel::ArrivalChat::Private(ANN),
+            what: parcel::What::Message {
+                message_id: update_id as i32,
+                sent_at: h.now(),
+                text: Some(text.into()),
+                reply_to: None,
+            },
+            button: None,
+        };
+        let received = crossroads_store::Received {
+            chat_id: ANN,
+            update_id,
+            payload: arrival.encode(),
+        };
+        h.service
+            .receive(vec![received.clone()], None)
+            .await
+            .unwrap();
+        h.service.handle_received(&received, "bot").await.unwrap();
+    }
+    // Slow and uneven sends: a later message must still never overtake an earlier one.
+    let courier = Courier::new(
+        Carried::Delivered {
+            message_id: Some(1),
+        },
+        std::time::Duration::from_millis(3),
+    );
+    let options = sender::SenderOptions {
+        chat_burst: 100,
+        chat_interval: std::time::Duration::from_millis(1),
+        ..sender::SenderOptions::default()
+    };
+    h.send_everything(Arc::clone(&courier), options).await;
+    let texts: Vec<String> = courier
+        .carried()
+        .into_iter()
+        .filter_map(|(_, step)| match step {
+            Step::Message { html, .. } => Some(html),
+            _ => None,
+        })
+        .collect();
+    let position = |needle: &str| {
+        texts
+            .iter()
+            .position(|html| html.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} was sent: {texts:#?}"))
+    };
+    let (welcome, help, book, privacy) = (
+        position("Hello, and welcome"),
+        position("What I can do"),
+        position("Talking with a therapist"),
+        position("Your privacy"),
+    );
+    assert!(
+        welcome < help && help < book && book < privacy,
+        "{texts:#?}"
+    );
+}
+
+/// Fails the first `failures` steps with a 502, then takes everything.
+struct FlakyCourier {
+    failures: std::sync::atomic::AtomicUsize,
+    carried: std::sync::Mutex<Vec<String>>,
+}
+
+impl sender::Courier for FlakyCourier {
+    fn carry(&self, _chat_id: i64, step: Step) -> futures::future::BoxFuture<'_, Carried> {
+        Box::pin(async move {
+            let failing = self
+                .failures
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                    left.checked_sub(1)
+                })
+                .is_ok();
+            if failing {
+                return Carried::Transient("HTTP 502 without a Bot API answer".into());
+            }
+            if let Step::Message { html, .. } = step {
+                self.carried.lock().unwrap().push(html);
+            }
+            Carried::Delivered {
+                message_id: Some(1),
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_retry_never_lets_a_later_message_overtake() {
+    let h = Harness::start("2026-03-02T07:00:00Z");
+    for (update_id, text) in [(1, "/book"), (2, "/privacy")] {
+        let arrival = parcel::Arrival {
+            chat: parcel::ArrivalChat::Private(ANN),
+            what: parcel::What::Message {
+                message_id: update_id as i32,
+                sent_at: h.now(),
+                text: Some(text.into()),
+                reply_to: None,
+            },
+            button: None,
+        };
+        let received = crossroads_store::Received {
+            chat_id: ANN,
+            update_id,
+            payload: arrival.encode(),
+        };
+        h.service
+            .receive(vec![received.clone()], None)
+            .await
+            .unwrap();
+        h.service.handle_received(&received, "bot").await.unwrap();
+    }
+    let courier = Arc::new(FlakyCourier {
+        failures: 1.into(),
+        carried: Default::default(),
+    });
+    let stop = tokio_util::sync::CancellationToken::new();
+    let options = sender::SenderOptions {
+        chat_burst: 100,
+        chat_interval: std::time::Duration::from_millis(1),
+        ..sender::SenderOptions::default()
+    };
+    let running = tokio::spawn(sender::run(
+        Arc::clone(&h.service),
+        courier.clone(),
+        options,
+        stop.clone(),
+    ));
+    tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while h.service.store().outbox_len() != (0, 0) {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("the outbox empties");
+    stop.cancel();
+    running.await.unwrap();
+    let carried = courier.carried.lock().unwrap().clone();
+    let book = carried
+        .iter()
+        .position(|html| html.contains("Talking with a therapist"));
+    let privacy = carried
+        .iter()
+        .position(|html| html.contains("Your privacy"));
+    assert!(
+        book.is_some() && book < privacy,
+        "the failed first message went first after its retry: {carried:#?}"
+    );
+}
+
+mod answers;

@@ -99,21 +99,26 @@ pub(crate) async fn fetch(
     read_answer(&bytes)
 }
 
+/// Reads one update's JSON text; one that cannot be read is described by its id and kind.
+pub(crate) fn read_one(element: &[u8]) -> Result<Update, Skipped> {
+    serde_json::from_slice::<Update>(element).map_err(|_| Skipped {
+        update_id: update_id(element),
+        kind: top_level_keys(element)
+            .into_iter()
+            .find(|key| *key != "update_id")
+            .unwrap_or("unknown")
+            .to_owned(),
+    })
+}
+
 /// Reads a getUpdates answer update by update.
 pub(crate) fn read_answer(body: &[u8]) -> Result<Fetched, FetchError> {
     if let Some(elements) = result_elements(body) {
         let mut fetched = Fetched::default();
         for element in elements {
-            match serde_json::from_slice::<Update>(element) {
+            match read_one(element) {
                 Ok(update) => fetched.updates.push(update),
-                Err(_) => fetched.skipped.push(Skipped {
-                    update_id: update_id(element),
-                    kind: top_level_keys(element)
-                        .into_iter()
-                        .find(|key| *key != "update_id")
-                        .unwrap_or("unknown")
-                        .to_owned(),
-                }),
+                Err(skipped) => fetched.skipped.push(skipped),
             }
         }
         return Ok(fetched);

@@ -7,6 +7,7 @@
     reason = "shared by several test binaries, each using a part"
 )]
 
+pub mod captured_log;
 pub mod dialogues;
 pub mod fake_telegram;
 
@@ -17,10 +18,11 @@ use crossroads::{
     clock::{Clock, ManualClock},
     config::Config,
     service::Service,
-    transport::telegram::{self, TelegramOptions},
+    service::sender::SenderOptions,
+    transport::telegram::{self, Receiving, TelegramOptions},
 };
 use fake_telegram::{FakeTelegram, SentMessage};
-use teloxide::{Bot, adaptors::throttle::Limits};
+use teloxide::Bot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -47,6 +49,16 @@ pub struct World {
     dir: tempfile::TempDir,
     running: Option<Running>,
     finished: bool,
+    /// How the bot sends: by default faster than Telegram allows, so that scenarios about
+    /// conversations do not wait on pacing; scenarios about delivery use Telegram's limits.
+    pub sender: SenderOptions,
+    pub receiving: Receiving,
+    pub metrics: Option<crossroads::ops::MetricsOptions>,
+    /// Appended to the practice's config.
+    pub extra_config: String,
+    /// Refusals a scenario causes on purpose (a deletion Telegram no longer allows), by a
+    /// part of their description: `finish` lets these through.
+    pub expected_refusals: Vec<String>,
 }
 
 impl Drop for World {
@@ -66,18 +78,100 @@ impl World {
     }
 
     pub async fn start_at(at: &str) -> World {
+        let world = World::unstarted(at).await;
+        // Conversations are not about pacing: send as fast as the fake takes it.
+        world.fake.disable_flood_limits();
+        World::boot_with(
+            world,
+            SenderOptions {
+                messages_per_second: 1000,
+                chat_burst: 1000,
+                chat_interval: Duration::from_millis(1),
+            },
+        )
+        .await
+    }
+
+    /// A world where the fake enforces Telegram's flood limits and the bot sends as it does in
+    /// production, for scenarios about delivery.
+    pub async fn start_as_telegram() -> World {
+        let world = World::unstarted(START).await;
+        World::boot_with(world, SenderOptions::default()).await
+    }
+
+    /// A world in webhook mode: Telegram posts updates to the bot's own server.
+    pub async fn start_with_webhook(secret: &str) -> World {
+        let mut world = World::unstarted(START).await;
+        world.fake.disable_flood_limits();
+        let bound = Arc::new(std::sync::OnceLock::new());
+        world.receiving = Receiving::Webhook(crossroads::transport::webhook::WebhookOptions {
+            url: "https://bot.example.org/telegram/hook".parse().unwrap(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            secret: crossroads::config::Secret::new(secret.to_owned()),
+            bound,
+        });
+        World::boot_with(world, SenderOptions::default()).await
+    }
+
+    /// A world that serves `/metrics` and `/healthz`, counting Telegram as down after
+    /// `telegram_window` without an answer.
+    pub async fn start_with_metrics(telegram_window: Duration) -> World {
+        let mut world = World::unstarted(START).await;
+        world.fake.disable_flood_limits();
+        world.metrics = Some(crossroads::ops::MetricsOptions {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            telegram_window,
+            bound: Arc::default(),
+        });
+        World::boot_with(world, SenderOptions::default()).await
+    }
+
+    /// Where `/metrics` and `/healthz` are served, once the bot is up.
+    pub async fn metrics_address(&self) -> std::net::SocketAddr {
+        let bound = &self.metrics.as_ref().expect("metrics are on").bound;
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            if let Some(address) = bound.get() {
+                return *address;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "metrics never served"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn boot_with(mut world: World, sender: SenderOptions) -> World {
+        world.sender = sender;
+        world.boot().await;
+        world
+    }
+
+    async fn unstarted(at: &str) -> World {
         let clock = ManualClock::new(at.parse().expect("a valid RFC 3339 time"));
         let stamp = clock.clone();
         let fake = Arc::new(FakeTelegram::start(Arc::new(move || stamp.now().timestamp())).await);
-        let mut world = World {
+        World {
             fake,
             clock,
             dir: tempfile::tempdir().unwrap(),
             running: None,
             finished: false,
-        };
-        world.boot().await;
-        world
+            sender: SenderOptions::default(),
+            receiving: Receiving::Polling,
+            metrics: None,
+            extra_config: String::new(),
+            expected_refusals: Vec::new(),
+        }
+    }
+
+    /// A world whose practice has these admins (`[admin] user_ids`).
+    pub async fn start_with_admins(admins: &[i64]) -> World {
+        let mut world = World::unstarted(START).await;
+        world.fake.disable_flood_limits();
+        world.extra_config = format!("[admin]\nuser_ids = {admins:?}\n");
+        World::boot_with(world, SenderOptions::default()).await
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -113,7 +207,8 @@ impl World {
             name = "Find a Helpline"
             url = "https://findahelpline.com"
         "#;
-        Config::parse(text, self.dir.path()).expect("the test config is valid")
+        Config::parse(&format!("{text}\n{}", self.extra_config), self.dir.path())
+            .expect("the test config is valid")
     }
 
     async fn boot(&mut self) {
@@ -121,16 +216,14 @@ impl World {
             crossroads::app::build_service(&self.config(), Arc::new(self.clock.clone())).unwrap();
         let bot = Bot::new(self.fake.token()).set_api_url(self.fake.api_url());
         let shutdown = CancellationToken::new();
-        // Generous limits: the fake has no flood control, and tests should not wait on it.
-        let limits = Limits {
-            messages_per_sec_chat: 1000,
-            messages_per_min_chat: 60_000,
-            messages_per_min_channel_or_supergroup: 60_000,
-            messages_per_sec_overall: 1000,
-        };
         let options = TelegramOptions {
             polling_timeout_secs: 10,
-            limits,
+            sender: self.sender.clone(),
+            receiving: self.receiving.clone(),
+            // A hung request is given up on soon, so scenarios about timeouts run quickly.
+            send_timeout: Duration::from_secs(1),
+            metrics: self.metrics.clone(),
+            backup: None,
         };
         let task = tokio::spawn(telegram::serve(
             Arc::clone(&service),
@@ -143,14 +236,64 @@ impl World {
             shutdown,
             task,
         });
-        assert!(
-            self.fake.wait_until_polling(PATIENCE).await,
-            "the bot never started polling"
-        );
+        match &self.receiving {
+            Receiving::Polling => assert!(
+                self.fake.wait_until_polling(PATIENCE).await,
+                "the bot never started polling"
+            ),
+            Receiving::Webhook(webhook) => {
+                let deadline = tokio::time::Instant::now() + PATIENCE;
+                let bound = loop {
+                    if let (Some(bound), Some(_)) = (webhook.bound.get(), self.fake.webhook()) {
+                        break *bound;
+                    }
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "the bot never set its webhook"
+                    );
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                };
+                self.fake.route_webhook_to(bound);
+            }
+        }
+    }
+
+    /// Where the bot's webhook server listens, in webhook mode.
+    pub fn webhook_address(&self) -> Option<std::net::SocketAddr> {
+        match &self.receiving {
+            Receiving::Webhook(webhook) => webhook.bound.get().copied(),
+            Receiving::Polling => None,
+        }
     }
 
     pub fn service(&self) -> &Arc<Service> {
         &self.running.as_ref().expect("the bot is running").service
+    }
+
+    /// Waits until the bot has Telegram's word that `question` reached the user, which is when
+    /// it opens for an answer. A person cannot reply before that confirmation comes back; a
+    /// test can, and its words would then be kept as a note.
+    pub async fn question_opens(&self, question: &SentMessage) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let profile = self
+                .service()
+                .store()
+                .profile(question.chat_id)
+                .expect("the profile reads");
+            let opened = profile
+                .and_then(|profile| profile.open_prompt)
+                .and_then(|open| open.message_id);
+            if opened == Some(question.message_id) {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "question {} never opened for an answer",
+                question.message_id
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// A graceful stop, as on SIGTERM: must finish cleanly.
@@ -266,12 +409,21 @@ impl World {
                 !rejection
                     .description
                     .contains("bot was blocked by the user")
+                    && !self
+                        .expected_refusals
+                        .iter()
+                        .any(|expected| rejection.description.contains(expected.as_str()))
             })
             .collect();
         self.finished = true;
         assert!(
             refused.is_empty(),
             "Telegram would have refused: {refused:#?}"
+        );
+        assert_eq!(
+            self.fake.flood_refusals(),
+            0,
+            "the bot went over Telegram's flood limits"
         );
     }
 }
@@ -284,6 +436,19 @@ pub struct User {
 impl User {
     pub fn says(&self, text: &str) -> i32 {
         self.fake.user_sends_text(self.id, self.id, text)
+    }
+
+    /// Replies, in Telegram's sense, to `message` (one of the bot's or the user's own), as
+    /// someone who swipes a message and writes.
+    pub fn replies_to(&self, message: &SentMessage, text: &str) -> i32 {
+        self.fake
+            .user_replies_to(self.id, self.id, message.message_id, text)
+    }
+
+    /// Replies to the user's own message `message_id`.
+    pub fn replies_to_own(&self, message_id: i32, text: &str) -> i32 {
+        self.fake
+            .user_replies_to(self.id, self.id, message_id, text)
     }
 
     /// The next new message the bot sent this user; edits of earlier ones (buttons taken off
@@ -352,6 +517,12 @@ impl User {
             .user_presses_button(self.id, self.id, message.message_id, data);
     }
 
+    /// Presses a button on `message` with data none of its buttons carries (a tampered client).
+    pub fn presses_forged(&self, message: &SentMessage, data: &str) {
+        self.fake
+            .user_presses_forged_button(self.id, self.id, message.message_id, data);
+    }
+
     pub fn blocks_bot(&self) {
         self.fake.user_blocks_bot(self.id);
     }
@@ -362,6 +533,17 @@ impl User {
 
     pub fn all_messages(&self) -> Vec<SentMessage> {
         self.fake.sent_messages(self.id)
+    }
+
+    /// Waits until the bot deleted this message from the chat; fails the test if it never does.
+    pub async fn sees_deleted(&self, message_id: i32) {
+        assert!(
+            self.fake
+                .wait_until_deleted(self.id, message_id, PATIENCE)
+                .await,
+            "message {message_id} was never deleted from chat {}",
+            self.id
+        );
     }
 }
 

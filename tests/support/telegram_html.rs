@@ -59,6 +59,29 @@ pub fn utf16_len(text: &str) -> usize {
 
 /// The text a user sees: tags removed, entities decoded. Refused as Telegram would refuse it.
 pub fn visible_text(html: &str) -> Result<String, HtmlError> {
+    parse(html).map(|parsed| parsed.text)
+}
+
+/// What Telegram makes of a text: what the user sees, and which parts of it are hidden as
+/// spoilers until tapped (`<tg-spoiler>` or `<span class="tg-spoiler">`, outermost ones only).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Parsed {
+    pub text: String,
+    pub spoilers: Vec<String>,
+}
+
+impl Parsed {
+    /// The text as a notification preview or the chat list shows it: spoilers masked.
+    pub fn preview(&self) -> String {
+        let mut shown = self.text.clone();
+        for spoiler in &self.spoilers {
+            shown = shown.replacen(spoiler.as_str(), &"▒".repeat(spoiler.chars().count()), 1);
+        }
+        shown
+    }
+}
+
+pub fn parse(html: &str) -> Result<Parsed, HtmlError> {
     let mut reader = Reader::from_str(html);
     let config = reader.config_mut();
     // Left to the rules below, so that each refusal can be worded as Telegram words it.
@@ -70,6 +93,8 @@ pub fn visible_text(html: &str) -> Result<String, HtmlError> {
         html,
         open: Vec::new(),
         text: String::new(),
+        spoiler: None,
+        spoilers: Vec::new(),
     };
     loop {
         let at = byte_offset(reader.buffer_position());
@@ -106,7 +131,10 @@ pub fn visible_text(html: &str) -> Result<String, HtmlError> {
             unclosed.name
         )));
     }
-    Ok(parser.text)
+    Ok(Parsed {
+        text: parser.text,
+        spoilers: parser.spoilers,
+    })
 }
 
 /// The entity types of the documentation's nesting rules, which decide what may hold what.
@@ -169,6 +197,10 @@ struct Parser<'a> {
     html: &'a str,
     open: Vec<Open>,
     text: String,
+    /// The outermost open spoiler: how many tags were open outside it, and where in `text`
+    /// it began.
+    spoiler: Option<(usize, usize)>,
+    spoilers: Vec<String>,
 }
 
 impl Parser<'_> {
@@ -225,6 +257,9 @@ impl Parser<'_> {
                 parent.has_content = true;
             }
         }
+        if self.spoiler.is_none() && (name == "tg-spoiler" || name == "span") {
+            self.spoiler = Some((self.open.len(), self.text.len()));
+        }
         self.open.push(Open {
             name,
             kind,
@@ -254,6 +289,12 @@ impl Parser<'_> {
             )));
         }
         self.open.pop();
+        if let Some((depth, start)) = self.spoiler
+            && depth == self.open.len()
+        {
+            self.spoilers.push(self.text[start..].to_owned());
+            self.spoiler = None;
+        }
         Ok(())
     }
 }

@@ -57,10 +57,22 @@ declare_commands! {
     Export => "export",
     /// Erase everything, after a confirmation.
     Delete => "delete",
+    /// The user's words as a printable file, to keep or to bring to a consultation.
+    Brief => "brief",
     /// Crisis lines and the emergency number, whenever someone needs them.
     Urgent => "urgent",
+    /// Discreet mode on or off.
+    Discreet => "discreet",
     Help => "help",
+    /// Which parts of the article the daily question comes from.
+    Themes => "themes",
+    /// Aggregate counts for the practice's admins; for anyone else, a command the bot does
+    /// not have.
+    Stats => "stats",
 }
+
+/// Commands only the practice's admins have: left out of everyone else's /help and menu.
+pub const ADMIN_ONLY: &[&str] = &["stats"];
 
 /// What a text that starts like a command turned out to be.
 #[derive(Clone, Debug, PartialEq, Eq)]

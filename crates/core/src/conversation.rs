@@ -9,10 +9,13 @@ use chrono::{DateTime, Utc};
 use crate::{
     command::Command,
     deletion::DeleteChoice,
+    discreet::Veil,
     event::Event,
-    model::{Entry, EntryKey, Profile, UserId},
+    model::{Entry, EntryKey, OpenPrompt, Profile, Stats, UserId},
+    panel::SettingsTap,
     reply::Outbound,
     safety::{self, Concern, Reading},
+    themes::ThemeChoice,
     voice::Voice,
 };
 
@@ -28,6 +31,8 @@ pub struct Outcome {
     pub entry: Option<Entry>,
     pub erase_user: bool,
     pub outbound: Vec<Outbound>,
+    /// The question in `outbound`, to open for an answer once it is delivered.
+    pub opens: Option<OpenPrompt>,
 }
 
 impl Outcome {
@@ -49,6 +54,14 @@ impl Outcome {
     pub fn writes_anything(&self) -> bool {
         self.profile.is_some() || self.entry.is_some() || self.erase_user
     }
+
+    /// For a transport that delivers as it is told (the terminal): the question is open at
+    /// once, as if its delivery had already been confirmed.
+    pub fn open_at_once(&mut self) {
+        if let (Some(opens), Some(profile)) = (self.opens.take(), self.profile.as_mut()) {
+            profile.open_prompt = Some(opens);
+        }
+    }
 }
 
 /// Which of the user's entries a turn reads.
@@ -66,6 +79,8 @@ pub struct Needs {
     pub entry_count: bool,
     /// The entry this message was already kept as, if it was (a redelivery or an edit).
     pub kept: Option<EntryKey>,
+    /// The practice's counts, for an admin's /stats.
+    pub stats: bool,
 }
 
 /// What the service loaded for a turn, as its [`Needs`] asked.
@@ -75,6 +90,7 @@ pub struct Loaded {
     pub entries: Vec<Entry>,
     pub entry_count: usize,
     pub kept: Option<Entry>,
+    pub stats: Option<Stats>,
 }
 
 /// An event from a user's private chat, read once: what it sounds like is decided here, before
@@ -95,18 +111,27 @@ impl Turn {
         self.user_id
     }
 
+    /// What the safety detector heard in it, for the operator's counts.
+    pub fn reading(&self) -> Reading {
+        self.reading
+    }
+
     pub fn needs(&self, conversation: &Conversation<'_>) -> Needs {
         match &self.event {
             Event::Command(Command::Recap, _) => Needs {
                 entries: Some(conversation.recap_window()),
                 ..Needs::default()
             },
-            Event::Command(Command::Export, _) => Needs {
+            Event::Command(Command::Export | Command::Brief, _) => Needs {
                 entries: Some(EntrySpan::All),
                 ..Needs::default()
             },
             Event::Command(Command::Delete, _) => Needs {
                 entry_count: true,
+                ..Needs::default()
+            },
+            Event::Command(Command::Stats, _) => Needs {
+                stats: conversation.voice.settings.admins.contains(&self.user_id),
                 ..Needs::default()
             },
             Event::Text(incoming) | Event::Edited(incoming) => Needs {
@@ -117,6 +142,7 @@ impl Turn {
             | Event::UnknownCommand(_)
             | Event::NonText
             | Event::ButtonPressed { .. }
+            | Event::Location { .. }
             | Event::Blocked
             | Event::Unblocked => Needs::default(),
         }
@@ -175,8 +201,25 @@ impl<'a> Conversation<'a> {
         }
     }
 
-    /// Decides a turn, given what its [`Turn::needs`] asked to load.
+    /// Decides a turn, given what its [`Turn::needs`] asked to load; in discreet mode, what it
+    /// sends is veiled.
     pub fn decide(&self, turn: Turn, loaded: Loaded) -> Outcome {
+        let veil = Veil {
+            before: loaded.profile.clone(),
+            kept_message: match &turn.event {
+                Event::Text(incoming) if loaded.kept.is_none() => Some(incoming.message_id),
+                _ => None,
+            },
+            fading: matches!(
+                turn.event,
+                Event::Command(Command::Recap | Command::Export | Command::Brief, _)
+            ),
+        };
+        let outcome = self.decide_plainly(turn, loaded);
+        self.veiled(outcome, veil)
+    }
+
+    fn decide_plainly(&self, turn: Turn, loaded: Loaded) -> Outcome {
         let Turn {
             user_id,
             event,
@@ -187,14 +230,16 @@ impl<'a> Conversation<'a> {
             entries,
             entry_count,
             kept,
+            stats,
         } = loaded;
         match event {
             Event::Command(command, _) => match command {
                 Command::Start => self.start(user_id, profile),
-                Command::Help => self.help(),
+                Command::Help => self.help(user_id),
                 Command::Book => self.book(),
                 Command::Privacy => self.privacy(),
                 Command::Urgent => self.urgent(),
+                Command::Discreet => self.toggle_discreet_mode(user_id, profile),
                 Command::Prompt => self.prompt_now(user_id, profile),
                 Command::Time(input) => self.set_time(user_id, profile, &input),
                 Command::Timezone(input) => self.set_timezone(user_id, profile, &input),
@@ -203,17 +248,38 @@ impl<'a> Conversation<'a> {
                 Command::Settings => self.show_settings(user_id, profile),
                 Command::Recap => self.recap(profile.as_ref(), &entries),
                 Command::Export => self.export(profile.as_ref(), &entries),
+                Command::Brief => self.brief(profile.as_ref(), &entries),
                 Command::Delete => self.ask_to_delete(profile, entry_count),
+                Command::Themes => self.show_themes(user_id, profile),
+                Command::Stats => match stats {
+                    Some(stats) if self.voice.settings.admins.contains(&user_id) => {
+                        self.stats(stats)
+                    }
+                    _ => self.unknown_command(),
+                },
             },
             Event::UnknownCommand(_) => self.unknown_command(),
+            // A tap on a zone key /timezone offered types the zone's name: a choice, not words.
+            Event::Text(incoming) if self.zone_key(profile.as_ref(), &incoming.text).is_some() => {
+                self.set_timezone(user_id, profile, &incoming.text)
+            }
             Event::Text(incoming) => self.keep(user_id, profile, incoming, kept, reading),
+            Event::Location { zone } => self.located(user_id, profile, zone.as_deref()),
             Event::Edited(incoming) => self.edited(incoming, kept, reading.concern),
             Event::NonText => self.non_text(),
             Event::ButtonPressed { data } if data == URGENT_BUTTON => self.urgent(),
-            Event::ButtonPressed { data } => match DeleteChoice::decode(&data) {
-                Some(choice) => self.delete_choice(profile, choice),
-                None => self.stale_button(),
-            },
+            Event::ButtonPressed { data } => {
+                match (DeleteChoice::decode(&data), SettingsTap::decode(&data)) {
+                    (Some(choice), _) => self.delete_choice(profile, choice),
+                    (None, Some(tap)) => self.settings_tap(profile, tap),
+                    (None, None) if SettingsTap::looks_like(&data) => self.settings_stale(),
+                    (None, None) => match ThemeChoice::decode(&data) {
+                        Some(choice) => self.theme_choice(profile, choice),
+                        None if ThemeChoice::is_ours(&data) => self.stale_themes(),
+                        None => self.stale_button(),
+                    },
+                }
+            }
             Event::Blocked => self.unreachable(profile),
             Event::Unblocked => self.reachable_again(profile),
         }

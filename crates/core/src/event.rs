@@ -23,6 +23,8 @@ pub struct Incoming {
     /// entry's identity.
     pub sent_at: DateTime<Utc>,
     pub text: String,
+    /// The message this one is a Telegram reply to, if it is one: only its id.
+    pub reply_to: Option<i32>,
 }
 
 impl Incoming {
@@ -48,6 +50,11 @@ pub enum Event {
     ButtonPressed {
         data: String,
     },
+    /// A location the user shared, already reduced to the timezone it lies in (`None` when it
+    /// lies in none): the coordinates never reach the core.
+    Location {
+        zone: Option<String>,
+    },
     /// Telegram reported that the user blocked the bot.
     Blocked,
     Unblocked,
@@ -65,12 +72,22 @@ impl Event {
             message_id,
             sent_at,
             text: text.to_owned(),
+            reply_to: None,
         };
         match Command::parse(text, bot_username) {
             Parsed::Command(command) => Event::Command(command, message),
             Parsed::Unknown => Event::UnknownCommand(message),
             Parsed::Words => Event::Text(message),
         }
+    }
+
+    /// The same event, as a Telegram reply to message `reply_to`. Only words take it: a
+    /// command sent as a reply is still the command.
+    pub fn replying_to(mut self, reply_to: Option<i32>) -> Event {
+        if let Event::Text(incoming) = &mut self {
+            incoming.reply_to = reply_to;
+        }
+        self
     }
 
     /// A label for the log: what kind of thing happened, never what it said.
@@ -82,6 +99,7 @@ impl Event {
             Event::Edited(_) => "edited_text",
             Event::NonText => "non_text",
             Event::ButtonPressed { .. } => "button",
+            Event::Location { .. } => "location",
             Event::Blocked => "blocked",
             Event::Unblocked => "unblocked",
         }
@@ -101,7 +119,8 @@ mod tests {
             Event::Text(Incoming {
                 message_id: 7,
                 sent_at: at,
-                text: text.into()
+                text: text.into(),
+                reply_to: None,
             })
         );
         let Event::Command(Command::Time(argument), message) =

@@ -39,6 +39,7 @@ struct SettingsExport {
     daily_question_time: String,
     timezone: String,
     paused: bool,
+    discreet: bool,
     /// False after Telegram reported that the user blocked the bot.
     reachable: bool,
     next_question_at: Option<DateTime<Utc>>,
@@ -49,6 +50,17 @@ struct SettingsExport {
     /// When a message last fell in the safety check-in band, kept for a day.
     check_in_shown_at: Option<DateTime<Utc>>,
     check_in_answered_as_crisis: Option<bool>,
+    /// The parts of the article turned off in /themes.
+    themes_turned_off: Vec<String>,
+    /// The questions delivered lately, so that a Telegram reply to one answers it.
+    questions_delivered: Vec<AskedExport>,
+}
+
+#[derive(Serialize)]
+struct AskedExport {
+    question_id: String,
+    telegram_message_id: i32,
+    sent_at: DateTime<Utc>,
 }
 
 #[derive(Serialize)]
@@ -86,11 +98,13 @@ pub(crate) fn export(
             filename: JSON_FILE.to_owned(),
             bytes: json,
             caption: None,
+            discretion: Default::default(),
         }),
         Outbound::Document(Document {
             filename: TEXT_FILE.to_owned(),
             bytes: as_text(voice, profile, entries, now).into_bytes(),
             caption: Some(caption),
+            discretion: Default::default(),
         }),
     ]
 }
@@ -111,6 +125,7 @@ fn as_json<'a>(
             daily_question_time: profile.prompt_time.format("%H:%M").to_string(),
             timezone: profile.zone.to_string(),
             paused: profile.paused,
+            discreet: profile.discreet,
             reachable: profile.reachable,
             next_question_at: profile.next_due.map(|due| due.at),
             last_question_date: profile.last_prompted_on,
@@ -127,6 +142,16 @@ fn as_json<'a>(
             check_in_answered_as_crisis: profile
                 .fresh_check_in(now)
                 .map(|last| last.answered_as_crisis),
+            themes_turned_off: profile.themes_off.clone(),
+            questions_delivered: profile
+                .asked
+                .iter()
+                .map(|asked| AskedExport {
+                    question_id: asked.prompt_id.clone(),
+                    telegram_message_id: asked.message_id,
+                    sent_at: asked.sent_at,
+                })
+                .collect(),
         }),
         entries: entries
             .iter()

@@ -17,6 +17,7 @@ pub fn settings() -> Settings {
         booking_url: "https://example.com/book".into(),
         default_time: NaiveTime::from_hms_opt(9, 0, 0).expect("a valid time"),
         default_zone: "Europe/London".parse().expect("a known zone"),
+        suggested_zones: Vec::new(),
         catch_up: Duration::hours(3),
         emergency: "112".into(),
         crisis_lines: vec![CrisisLine {
@@ -24,6 +25,8 @@ pub fn settings() -> Settings {
             contact: Contact::Phone("116 123".into()),
         }],
         retention_days: 30,
+        admins: Vec::new(),
+        discreet_lifetime: Duration::minutes(15),
     }
 }
 

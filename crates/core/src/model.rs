@@ -28,7 +28,45 @@ pub struct Profile {
     /// to a crisis within it gets the crisis answer. Nothing of what was written is kept here.
     #[serde(default)]
     pub last_check_in: Option<CheckIn>,
+    /// Discreet mode: what the bot sends opens with a neutral line and hides the rest behind a
+    /// spoiler, the user's own messages are deleted once kept, and recaps, briefs and exports
+    /// are protected and deleted after a while.
+    #[serde(default)]
+    pub discreet: bool,
+    /// Whether the user was told, once, that their messages are deleted from the chat.
+    #[serde(default)]
+    pub discreet_deletion_explained: bool,
+    /// Ties the buttons under the newest /settings to this user: an older keyboard, or data
+    /// made up for another chat, does not match it.
+    #[serde(default)]
+    pub settings_nonce: Option<u64>,
+    /// /timezone offered zones as buttons that type their name: until a zone is chosen, a
+    /// message that is exactly one of them is that choice rather than words to keep.
+    #[serde(default)]
+    pub zone_offered: bool,
+    /// The questions delivered lately, newest last, at most [`ASKED_MEMORY`]: a Telegram reply
+    /// to one of them is its answer, whatever question is open now.
+    #[serde(default)]
+    pub asked: Vec<Asked>,
+    /// The themes the user turned off in `/themes`. The ones turned off are kept, not the ones
+    /// on, so a theme added to the dialogues later is on for everyone.
+    #[serde(default)]
+    pub themes_off: Vec<String>,
+    /// Ties `/themes` buttons to the latest list shown, so an older list's buttons do nothing.
+    #[serde(default)]
+    pub themes_nonce: Option<u64>,
 }
+
+/// A question as it reached the user: which Telegram message carried it, which question, when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asked {
+    pub message_id: i32,
+    pub prompt_id: String,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// How many delivered questions are remembered for replies: about two months of daily ones.
+pub const ASKED_MEMORY: usize = 60;
 
 /// When a message fell in the check-in band, which message it was (so that a redelivery gets
 /// the same answer), and whether it was answered as a crisis.
@@ -39,6 +77,20 @@ pub struct CheckIn {
     pub answered_as_crisis: bool,
 }
 
+/// Counts for the practice's admins: how many, never who.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub users: usize,
+    /// Users who wrote something in the last 7 and the last 30 days.
+    pub active_week: usize,
+    pub active_month: usize,
+    pub questions_sent: u64,
+    pub answers_kept: u64,
+    pub crisis_answers: u64,
+    pub check_ins: u64,
+    pub bookings_offered: u64,
+}
+
 /// How long a check-in is remembered.
 pub const CHECK_IN_MEMORY: Duration = Duration::hours(24);
 
@@ -47,6 +99,9 @@ pub const CHECK_IN_MEMORY: Duration = Duration::hours(24);
 pub struct OpenPrompt {
     pub prompt_id: String,
     pub sent_at: DateTime<Utc>,
+    /// The Telegram message that carried the question, once delivered.
+    #[serde(default)]
+    pub message_id: Option<i32>,
 }
 
 /// A `/delete` waiting for its confirmation button. The nonce ties the button to this request,
@@ -80,7 +135,45 @@ impl Profile {
             rotation: Rotation::default(),
             pending_deletion: None,
             last_check_in: None,
+            discreet: false,
+            settings_nonce: None,
+            zone_offered: false,
+            asked: Vec::new(),
+            themes_off: Vec::new(),
+            themes_nonce: None,
+            discreet_deletion_explained: false,
         }
+    }
+
+    /// Remembers that a question reached the user as `message_id`, forgetting the oldest past
+    /// [`ASKED_MEMORY`].
+    pub fn remember_asked(&mut self, asked: Asked) {
+        // Telegram never reuses a message id in a chat; a redelivered confirmation is the same.
+        self.asked
+            .retain(|known| known.message_id != asked.message_id);
+        self.asked.push(asked);
+        let over = self.asked.len().saturating_sub(ASKED_MEMORY);
+        self.asked.drain(..over);
+    }
+
+    /// The question delivered as `message_id`, if it is still remembered.
+    pub fn asked_as(&self, message_id: i32) -> Option<&Asked> {
+        self.asked
+            .iter()
+            .find(|asked| asked.message_id == message_id)
+    }
+
+    /// Forgets questions delivered before `cutoff`, with the retention of the words; returns
+    /// whether anything changed.
+    pub fn forget_asked_before(&mut self, cutoff: DateTime<Utc>) -> bool {
+        let before = self.asked.len();
+        self.asked.retain(|asked| asked.sent_at >= cutoff);
+        self.asked.len() != before
+    }
+
+    /// Whether questions of `theme` may come.
+    pub fn chooses(&self, theme: &str) -> bool {
+        !self.themes_off.iter().any(|off| off == theme)
     }
 
     /// The check-in still remembered at `now`: one older than a day is no longer kept.

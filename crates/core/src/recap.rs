@@ -40,6 +40,9 @@ impl Conversation<'_> {
     }
 }
 
+/// How long a recap message may be: room is left for discreet mode's neutral first line.
+const ROOM: usize = crate::discreet::ROOM;
+
 /// How many days a recap covers, today included.
 pub(crate) const DAYS: i64 = 7;
 
@@ -235,7 +238,7 @@ fn day_blocks(voice: &Voice<'_>, by_day: &[(NaiveDate, Vec<&Entry>)], limits: Li
             } else {
                 Html::default()
             };
-            let room = MESSAGE_LIMIT - block.visible_len();
+            let room = ROOM - block.visible_len();
             block.push(&entry_block(voice, entry, limits.text_cap, room));
             blocks.push(block);
         }
@@ -287,7 +290,7 @@ fn pack(blocks: Vec<Html>) -> Vec<Html> {
         if current_len == 0 {
             current = block;
             current_len = block_len;
-        } else if joined_len <= MESSAGE_LIMIT {
+        } else if joined_len <= ROOM {
             current.push(&Html::text(SEPARATOR));
             current.push(&block);
             current_len = joined_len;

@@ -8,7 +8,7 @@ use crate::{
     conversation::{Conversation, Outcome},
     markup::{Html, truncate_utf16},
     model::{Profile, UserId},
-    reply::Outbound,
+    reply::{Keyed, Outbound, ReplyKeyboard},
     voice::Voice,
     zone::Zone,
 };
@@ -91,22 +91,32 @@ impl Conversation<'_> {
         let mut outbound = Vec::new();
         let mut profile = self.known(profile, user_id, &mut outbound);
         let time = Voice::time(profile.prompt_time);
-        let html = match chosen {
-            None => words.timezone_show(args::TimezoneShow {
-                zone: Voice::zone(&profile.zone),
-                time,
-            }),
+        match chosen {
+            // The zone by location or by a tap, with the keys under the message field.
+            None => {
+                profile.zone_offered = true;
+                outbound.push(self.zone_offer(&profile));
+            }
             Some(zone) => {
+                let offered = std::mem::take(&mut profile.zone_offered);
                 profile.zone = zone;
                 profile.reschedule(self.now);
-                words.timezone_set(args::TimezoneSet {
+                let html = words.timezone_set(args::TimezoneSet {
                     zone: Voice::zone(&zone),
                     time,
                     next: self.next(&profile),
-                })
+                });
+                // The zone keys go once a zone is chosen, whichever way it was.
+                outbound.push(if offered {
+                    Outbound::Keyboard(Keyed {
+                        html,
+                        keyboard: ReplyKeyboard::Remove,
+                    })
+                } else {
+                    Outbound::text(html)
+                });
             }
-        };
-        outbound.push(Outbound::text(html));
+        }
         Outcome::saving(profile, outbound)
     }
 
@@ -141,17 +151,34 @@ impl Conversation<'_> {
         Outcome::saving(profile, outbound)
     }
 
-    /// Shows the settings; a user the bot does not know yet sees the defaults, and nothing is
-    /// saved.
-    pub(crate) fn show_settings(&self, user_id: UserId, profile: Option<Profile>) -> Outcome {
-        let shown = profile.unwrap_or_else(|| self.new_profile(user_id));
-        Outcome::reply(Outbound::text(self.voice.words().settings(
-            args::Settings {
-                time: Voice::time(shown.prompt_time),
-                zone: Voice::zone(&shown.zone),
-                status: self.status(&shown),
-            },
-        )))
+    /// A shared location, already reduced to the zone it lies in: the zone is set, said in
+    /// words with the time there now, and the zone buttons are taken away.
+    pub(crate) fn located(
+        &self,
+        user_id: UserId,
+        profile: Option<Profile>,
+        zone: Option<&str>,
+    ) -> Outcome {
+        let words = self.voice.words();
+        let Some(zone) = zone.and_then(|zone| zone.parse::<Zone>().ok()) else {
+            return Outcome::reply(Outbound::text(words.timezone_not_located()));
+        };
+        let mut outbound = Vec::new();
+        let mut profile = self.known(profile, user_id, &mut outbound);
+        profile.zone = zone;
+        profile.zone_offered = false;
+        profile.reschedule(self.now);
+        let html = words.timezone_located(args::TimezoneLocated {
+            zone: Voice::zone(&zone),
+            local_time: Voice::time(zone.local_datetime(self.now).time()),
+            time: Voice::time(profile.prompt_time),
+            next: self.next(&profile),
+        });
+        outbound.push(Outbound::Keyboard(Keyed {
+            html,
+            keyboard: ReplyKeyboard::Remove,
+        }));
+        Outcome::saving(profile, outbound)
     }
 
     /// Telegram said the user blocked the bot: stop sending, keep everything.
@@ -177,6 +204,13 @@ impl Conversation<'_> {
             _ => Outcome::default(),
         }
     }
+}
+
+/// Discreet mode on or off; returns whether it is now on. The /discreet command and the
+/// settings button both come here.
+pub(crate) fn toggle_discreet(profile: &mut Profile) -> bool {
+    profile.discreet = !profile.discreet;
+    profile.discreet
 }
 
 /// What a user typed back to us, shown in an error message: kept short and always escaped.

@@ -31,10 +31,17 @@ pub struct Settings {
     pub booking_url: String,
     pub default_time: NaiveTime,
     pub default_zone: Zone,
+    /// Zones offered as buttons by /timezone, after the user's own; the default zone is
+    /// always among them.
+    pub suggested_zones: Vec<Zone>,
     pub catch_up: Duration,
     pub emergency: String,
     pub crisis_lines: Vec<CrisisLine>,
     pub retention_days: u32,
+    /// The practice's admins, who may see aggregate counts with /stats.
+    pub admins: Vec<crate::model::UserId>,
+    /// In discreet mode, how long a recap, brief or export stays in the chat.
+    pub discreet_lifetime: Duration,
 }
 
 #[derive(Clone, Copy)]

@@ -2,10 +2,11 @@
 //! unknown commands, stickers and photos, and group chats.
 
 use crate::{
+    command::ADMIN_ONLY,
     content::args,
     conversation::{Conversation, Outcome},
     markup::Html,
-    model::{Profile, UserId},
+    model::{Profile, Stats, UserId},
     reply::Outbound,
     voice::Voice,
 };
@@ -42,14 +43,21 @@ impl Conversation<'_> {
         Outcome::saving(profile, vec![self.voice.with_booking(html)])
     }
 
-    pub(crate) fn help(&self) -> Outcome {
+    pub(crate) fn help(&self, user_id: UserId) -> Outcome {
         let words = self.voice.words();
-        let lines = self.voice.catalog.commands.iter().map(|command| {
-            words.help_line(args::HelpLine {
-                command: Html::text(&command.name),
-                description: Html::text(&command.description),
-            })
-        });
+        let admin = self.voice.settings.admins.contains(&user_id);
+        let lines = self
+            .voice
+            .catalog
+            .commands
+            .iter()
+            .filter(|command| admin || !ADMIN_ONLY.contains(&command.name.as_str()))
+            .map(|command| {
+                words.help_line(args::HelpLine {
+                    command: Html::text(&command.name),
+                    description: Html::text(&command.description),
+                })
+            });
         Outcome::reply(Outbound::text(words.help(args::Help {
             commands: Html::join(lines, &Html::text("\n")),
             practice: self.voice.practice(),
@@ -67,6 +75,22 @@ impl Conversation<'_> {
         Outcome::reply(Outbound::text(self.voice.words().privacy(args::Privacy {
             practice: self.voice.practice(),
             retention_days: Html::text(&self.voice.settings.retention_days.to_string()),
+        })))
+    }
+
+    /// An admin's /stats: counts only, nothing about any person.
+    pub(crate) fn stats(&self, stats: Stats) -> Outcome {
+        let number = |value: u64| Html::text(&value.to_string());
+        let count = |value: usize| Html::text(&value.to_string());
+        Outcome::reply(Outbound::text(self.voice.words().stats(args::Stats {
+            users: count(stats.users),
+            active_week: count(stats.active_week),
+            active_month: count(stats.active_month),
+            questions: number(stats.questions_sent),
+            answers: number(stats.answers_kept),
+            crisis: number(stats.crisis_answers),
+            check_ins: number(stats.check_ins),
+            bookings: number(stats.bookings_offered),
         })))
     }
 

@@ -10,6 +10,25 @@ use crate::{
     safety::{Concern, Reading},
 };
 
+/// Which question new words answer. A Telegram reply to a question the bot delivered answers
+/// that one, whatever is open now, and leaves a newer open question open; anything else (a
+/// reply to some other message, or to one no longer remembered) answers the open question, if
+/// there is one, as words always have.
+fn answers(profile: &mut Profile, reply_to: Option<i32>) -> Option<String> {
+    let replied = reply_to.and_then(|message_id| profile.asked_as(message_id));
+    match replied {
+        Some(asked)
+            if profile
+                .open_prompt
+                .as_ref()
+                .is_none_or(|open| open.message_id != Some(asked.message_id)) =>
+        {
+            Some(asked.prompt_id.clone())
+        }
+        _ => profile.open_prompt.take().map(|open| open.prompt_id),
+    }
+}
+
 impl Conversation<'_> {
     /// Text the user wrote. It is kept whatever it says; what the bot says back depends on what
     /// it sounds like.
@@ -41,7 +60,7 @@ impl Conversation<'_> {
                 message_id: incoming.message_id,
                 written_at: incoming.sent_at,
                 local_date: profile.zone.local_date(incoming.sent_at),
-                prompt_id: profile.open_prompt.take().map(|open| open.prompt_id),
+                prompt_id: answers(&mut profile, incoming.reply_to),
                 text: incoming.text,
                 edited_at: None,
             },
@@ -51,7 +70,7 @@ impl Conversation<'_> {
             profile: Some(profile),
             entry: Some(entry),
             outbound,
-            erase_user: false,
+            ..Outcome::default()
         }
     }
 
@@ -168,6 +187,7 @@ mod tests {
             message_id: id,
             sent_at,
             text: "words".to_owned(),
+            reply_to: None,
         }
     }
 
@@ -294,6 +314,66 @@ mod tests {
             None,
         );
         assert_eq!(profile.last_check_in, None);
+    }
+
+    fn open(prompt_id: &str, message_id: i32) -> crate::model::OpenPrompt {
+        crate::model::OpenPrompt {
+            prompt_id: prompt_id.into(),
+            sent_at: at("2026-03-05T09:00:00Z"),
+            message_id: Some(message_id),
+        }
+    }
+
+    fn asked(prompt_id: &str, message_id: i32) -> crate::model::Asked {
+        crate::model::Asked {
+            message_id,
+            prompt_id: prompt_id.into(),
+            sent_at: at("2026-03-02T09:00:00Z"),
+        }
+    }
+
+    fn profile() -> Profile {
+        Profile::new(
+            ANN,
+            at("2026-03-01T09:00:00Z"),
+            chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap(),
+            "UTC".parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_reply_to_a_remembered_question_answers_it_and_keeps_the_open_one_open() {
+        let mut profile = profile();
+        profile.remember_asked(asked("monday", 11));
+        profile.remember_asked(asked("thursday", 14));
+        profile.open_prompt = Some(open("thursday", 14));
+        assert_eq!(answers(&mut profile, Some(11)).as_deref(), Some("monday"));
+        assert!(profile.open_prompt.is_some(), "Thursday's stays open");
+        // Not a question, or not one remembered: the open question, as words always were.
+        assert_eq!(answers(&mut profile, Some(12)).as_deref(), Some("thursday"));
+        assert_eq!(profile.open_prompt, None);
+        assert_eq!(answers(&mut profile, Some(12)), None);
+        // The open question's own message closes it.
+        profile.open_prompt = Some(open("thursday", 14));
+        assert_eq!(answers(&mut profile, Some(14)).as_deref(), Some("thursday"));
+        assert_eq!(profile.open_prompt, None);
+        // And a reply to Monday's again is another answer to it.
+        assert_eq!(answers(&mut profile, Some(11)).as_deref(), Some("monday"));
+    }
+
+    #[test]
+    fn only_the_latest_questions_are_remembered() {
+        let mut profile = profile();
+        for id in 0..100 {
+            profile.remember_asked(asked("q", id));
+        }
+        profile.remember_asked(asked("again", 99));
+        assert_eq!(profile.asked.len(), crate::model::ASKED_MEMORY);
+        assert_eq!(profile.asked[0].message_id, 40);
+        assert_eq!(profile.asked_as(99).unwrap().prompt_id, "again");
+        assert!(profile.asked_as(39).is_none());
+        assert!(profile.forget_asked_before(at("2026-03-03T00:00:00Z")));
+        assert!(profile.asked.is_empty());
     }
 
     #[test]

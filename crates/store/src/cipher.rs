@@ -4,12 +4,18 @@
 
 use chacha20poly1305::{
     Key, XChaCha20Poly1305, XNonce,
-    aead::{Aead, AeadCore, KeyInit, OsRng, Payload},
+    aead::{
+        Aead, AeadCore, KeyInit, OsRng, Payload,
+        rand_core::RngCore,
+        stream::{DecryptorBE32, EncryptorBE32},
+    },
 };
 
 /// The first byte of every sealed record, so the format can change without guessing.
 const FORMAT_V1: u8 = 1;
 const NONCE_LEN: usize = 24;
+/// A STREAM nonce prefix: the nonce less STREAM's 32-bit counter and last-segment flag.
+pub(crate) const STREAM_PREFIX_LEN: usize = NONCE_LEN - 5;
 
 /// A 256-bit key. Its Debug never prints it.
 #[derive(Clone)]
@@ -73,6 +79,30 @@ impl Cipher {
         record.extend_from_slice(&nonce);
         record.extend_from_slice(&ciphertext);
         record
+    }
+
+    /// A fresh random nonce prefix for [`Cipher::encryptor`]: one per stream, never reused.
+    pub(crate) fn stream_prefix() -> [u8; STREAM_PREFIX_LEN] {
+        let mut prefix = [0; STREAM_PREFIX_LEN];
+        OsRng.fill_bytes(&mut prefix);
+        prefix
+    }
+
+    /// RustCrypto's STREAM construction (Hoang, Reyhanitabar, Rogaway and Vizár's online AEAD)
+    /// over this key: each segment is sealed with its position and whether it is the last in
+    /// the nonce, so a reordered, repeated, dropped or truncated segment fails to open.
+    pub(crate) fn encryptor(
+        &self,
+        prefix: &[u8; STREAM_PREFIX_LEN],
+    ) -> EncryptorBE32<XChaCha20Poly1305> {
+        EncryptorBE32::from_aead(self.aead.clone(), prefix.as_slice().into())
+    }
+
+    pub(crate) fn decryptor(
+        &self,
+        prefix: &[u8; STREAM_PREFIX_LEN],
+    ) -> DecryptorBE32<XChaCha20Poly1305> {
+        DecryptorBE32::from_aead(self.aead.clone(), prefix.as_slice().into())
     }
 
     pub(crate) fn open(&self, record: &[u8], bound_to: &[u8]) -> Result<Vec<u8>, OpenError> {

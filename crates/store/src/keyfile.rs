@@ -83,7 +83,7 @@ pub(crate) fn resolve(
 }
 
 /// Creates the file only if it does not exist, readable by its owner alone.
-fn write_new_key_file(path: &Path, key: &SecretKey) -> std::io::Result<()> {
+pub(crate) fn write_new_key_file(path: &Path, key: &SecretKey) -> std::io::Result<()> {
     if let Some(parent) = path
         .parent()
         .filter(|parent| !parent.as_os_str().is_empty())

@@ -5,11 +5,11 @@ use std::path::Path;
 use super::*;
 use crossroads_core::{schedule::Due, zone::Zone};
 
-fn at(text: &str) -> DateTime<Utc> {
+pub(crate) fn at(text: &str) -> DateTime<Utc> {
     text.parse().unwrap()
 }
 
-fn options(dir: &Path) -> StoreOptions {
+pub(crate) fn options(dir: &Path) -> StoreOptions {
     StoreOptions {
         path: dir.join("db"),
         key_file: dir.join("crossroads.key"),
@@ -18,7 +18,7 @@ fn options(dir: &Path) -> StoreOptions {
     }
 }
 
-fn profile(user_id: UserId, due: Option<&str>) -> Profile {
+pub(crate) fn profile(user_id: UserId, due: Option<&str>) -> Profile {
     let mut profile = Profile::new(
         user_id,
         at("2026-01-01T00:00:00Z"),
@@ -32,7 +32,7 @@ fn profile(user_id: UserId, due: Option<&str>) -> Profile {
     profile
 }
 
-fn entry(user_id: UserId, message_id: i32, written_at: &str, text: &str) -> Entry {
+pub(crate) fn entry(user_id: UserId, message_id: i32, written_at: &str, text: &str) -> Entry {
     Entry {
         user_id,
         message_id,
@@ -78,6 +78,7 @@ async fn profiles_and_entries_survive_a_reopen() {
             .apply(Change {
                 profile: Some(&saved_profile),
                 entry: Some(&saved_entry),
+                ..Change::default()
             })
             .unwrap();
         store.durable(ticket).await.unwrap();
@@ -223,6 +224,7 @@ fn erasing_a_user_leaves_nothing_of_them_and_everything_of_others() {
             .apply(Change {
                 profile: Some(&profile(user, Some("2026-01-02T08:00:00Z"))),
                 entry: Some(&entry(user, 1, "2026-01-01T20:00:00Z", "words")),
+                ..Change::default()
             })
             .unwrap();
         store
@@ -389,6 +391,218 @@ fn purging_removes_only_entries_older_than_the_cutoff() {
 }
 
 #[test]
+fn a_database_created_with_another_segment_size_still_opens_with_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let saved = entry(7, 1, "2026-01-01T20:00:00Z", "kept across the change");
+    let legacy = EngineTuning {
+        segment_size: LEGACY_SEGMENT_SIZE,
+        ..EngineTuning::default()
+    };
+    assert_ne!(legacy, EngineTuning::default());
+    {
+        let store = Store::open_tuned(&options(dir.path()), &legacy).unwrap();
+        store
+            .apply(Change {
+                entry: Some(&saved),
+                ..Change::default()
+            })
+            .unwrap();
+        store.db.flush().unwrap();
+    }
+    let store = Store::open(&options(dir.path())).unwrap();
+    assert_eq!(store.entry(saved.key()).unwrap(), Some(saved));
+}
+
+/// Entries for users 1..=`users`, `per_user` each, one a day going back from `now`.
+fn entries_by_day(store: &Store, users: i64, per_user: i64, now: DateTime<Utc>) {
+    for user in 1..=users {
+        for day in 0..per_user {
+            let when = (now - Duration::days(day) - Duration::hours(1)).to_rfc3339();
+            store
+                .apply(Change {
+                    entry: Some(&entry(user, day as i32, &when, "words")),
+                    ..Change::default()
+                })
+                .unwrap();
+        }
+    }
+}
+
+fn ages_left(store: &Store, user: UserId, now: DateTime<Utc>) -> Vec<i64> {
+    store
+        .all_entries(user)
+        .unwrap()
+        .iter()
+        .map(|e| (now - e.written_at).num_days())
+        .collect()
+}
+
+#[test]
+fn the_purge_goes_chunk_by_chunk_and_each_chunk_is_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&options(dir.path())).unwrap();
+    let now = at("2027-01-10T12:00:00Z");
+    // 12 users with 10 days each; the 6 oldest days of each have expired: 72 entries.
+    entries_by_day(&store, 12, 10, now);
+    store
+        .apply(Change {
+            profile: Some(&profile(5, Some("2027-01-11T08:00:00Z"))),
+            ..Change::default()
+        })
+        .unwrap();
+    let cutoff = now - Duration::days(4);
+    let mut from = None;
+    let mut steps = 0;
+    let mut total = 0;
+    loop {
+        let swept = store.purge_entries_chunk(cutoff, from.as_ref(), 5).unwrap();
+        assert!(swept.changed <= 5, "a step erases at most its limit");
+        total += swept.changed;
+        steps += 1;
+        match swept.next {
+            Some(next) => from = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(total, 72);
+    assert!(steps >= 72 / 5, "{steps} steps");
+    for user in 1..=12 {
+        assert_eq!(ages_left(&store, user, now), [3, 2, 1, 0], "user {user}");
+    }
+    assert!(
+        store.profile(5).unwrap().is_some(),
+        "profiles are not entries"
+    );
+    assert_eq!(
+        store.earliest_due().unwrap(),
+        Some(at("2027-01-11T08:00:00Z"))
+    );
+    // Nothing left to erase: one step that looks at at most 5 users at a time, and erases none.
+    let swept = store.purge_entries_chunk(cutoff, None, 5).unwrap();
+    assert_eq!(swept.changed, 0);
+    assert!(
+        swept.next.is_some(),
+        "it stopped after 5 users, not at the end"
+    );
+}
+
+#[test]
+fn a_purge_cut_short_is_finished_by_the_next_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = at("2027-01-10T12:00:00Z");
+    let cutoff = now - Duration::days(3);
+    {
+        let store = Store::open(&options(dir.path())).unwrap();
+        entries_by_day(&store, 4, 8, now);
+        // Two steps, then the process stops (as a crash would, between two atomic batches).
+        let first = store.purge_entries_chunk(cutoff, None, 3).unwrap();
+        let second = store
+            .purge_entries_chunk(cutoff, first.next.as_ref(), 3)
+            .unwrap();
+        assert_eq!(first.changed + second.changed, 6);
+    }
+    let store = Store::open(&options(dir.path())).unwrap();
+    let (purged, _) = store.purge_entries_before(cutoff).unwrap();
+    assert_eq!(purged, 4 * 5 - 6, "the rest, and nothing twice");
+    for user in 1..=4 {
+        assert_eq!(ages_left(&store, user, now), [2, 1, 0]);
+    }
+}
+
+#[test]
+fn stale_check_ins_and_delivery_records_go_chunk_by_chunk() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&options(dir.path())).unwrap();
+    let old = at("2026-03-01T08:00:00Z");
+    let now = at("2026-03-03T09:00:00Z");
+    for user in 1..=7 {
+        let mut saved = profile(user, None);
+        saved.last_check_in = Some(crossroads_core::model::CheckIn {
+            at: if user % 2 == 0 { now } else { old },
+            message_id: 7,
+            answered_as_crisis: false,
+        });
+        store
+            .apply(Change {
+                profile: Some(&saved),
+                ..Change::default()
+            })
+            .unwrap();
+    }
+    let mut from = None;
+    let mut forgotten = 0;
+    loop {
+        let swept = store
+            .forget_stale_check_ins_chunk(now, from.as_ref(), 2)
+            .unwrap();
+        forgotten += swept.changed;
+        match swept.next {
+            Some(next) => from = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(forgotten, 4);
+    for user in 1..=7 {
+        let kept = store.profile(user).unwrap().unwrap().last_check_in;
+        assert_eq!(kept.is_some(), user % 2 == 0, "user {user}");
+    }
+
+    // Seen updates (before the profiles in key order) and delivered messages (after them).
+    for update_id in 1..=5 {
+        store
+            .receive(
+                vec![received(7, update_id, "x")],
+                None,
+                if update_id <= 3 { old } else { now },
+            )
+            .unwrap();
+    }
+    for message_id in 1..=5 {
+        store
+            .apply(Change {
+                delivered: Some(&Delivered {
+                    parcel: store.new_outbox_key(Lane::Reply).unwrap(),
+                    chat_id: 7,
+                    rest: None,
+                    message_id: Some(message_id),
+                    at: if message_id <= 2 { old } else { now },
+                    delete_at: None,
+                }),
+                ..Change::default()
+            })
+            .unwrap();
+    }
+    let mut from = None;
+    let mut forgotten = 0;
+    loop {
+        let swept = store
+            .forget_delivery_records_chunk(now - Duration::days(1), from.as_ref(), 2)
+            .unwrap();
+        assert!(swept.changed <= 2);
+        forgotten += swept.changed;
+        match swept.next {
+            Some(next) => from = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(forgotten, 3 + 2);
+    assert_eq!(
+        store
+            .delivered_messages(7)
+            .unwrap()
+            .iter()
+            .map(|(id, _)| *id)
+            .collect::<Vec<_>>(),
+        [3, 4, 5]
+    );
+    assert_eq!(
+        store.profile_count(),
+        7,
+        "the profiles in between are untouched"
+    );
+}
+
+#[test]
 fn the_update_offset_is_remembered() {
     let dir = tempfile::tempdir().unwrap();
     {
@@ -422,7 +636,7 @@ async fn a_check_in_older_than_a_day_is_let_go_and_a_fresh_one_is_kept() {
         store
             .apply(Change {
                 profile: Some(profile),
-                entry: None,
+                ..Change::default()
             })
             .unwrap();
     }
@@ -433,4 +647,261 @@ async fn a_check_in_older_than_a_day_is_let_go_and_a_fresh_one_is_kept() {
     assert_eq!(forgotten, 1);
     assert_eq!(store.profile(1).unwrap().unwrap().last_check_in, None);
     assert!(store.profile(2).unwrap().unwrap().last_check_in.is_some());
+}
+
+pub(crate) fn received(chat_id: i64, update_id: i64, text: &str) -> Received {
+    Received {
+        chat_id,
+        update_id,
+        payload: text.as_bytes().to_vec(),
+    }
+}
+
+#[test]
+fn an_update_received_twice_is_kept_once_with_the_offset_past_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&options(dir.path())).unwrap();
+    let now = at("2026-03-02T10:00:00Z");
+    let (new, _) = store
+        .receive(
+            vec![received(7, 100, "first"), received(7, 101, "second")],
+            Some(102),
+            now,
+        )
+        .unwrap();
+    assert_eq!(new.len(), 2);
+    let (again, _) = store
+        .receive(
+            vec![received(7, 101, "second"), received(8, 102, "third")],
+            Some(103),
+            now,
+        )
+        .unwrap();
+    assert_eq!(
+        again,
+        vec![received(8, 102, "third")],
+        "101 was seen already"
+    );
+    assert_eq!(store.update_offset().unwrap(), Some(103));
+    let waiting: Vec<i64> = store
+        .inbox()
+        .unwrap()
+        .0
+        .iter()
+        .map(|r| r.update_id)
+        .collect();
+    assert_eq!(waiting, [100, 101, 102]);
+    let raw = store.raw_dump().unwrap();
+    assert!(
+        !raw.iter()
+            .any(|record| record.value.windows(5).any(|w| w == b"first")),
+        "the inbox is encrypted"
+    );
+}
+
+#[test]
+fn a_handled_update_leaves_the_inbox_with_its_effects_and_what_it_sends() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&options(dir.path())).unwrap();
+    let now = at("2026-03-02T10:00:00Z");
+    store
+        .receive(vec![received(7, 100, "words")], Some(101), now)
+        .unwrap();
+    let reply = Parcel {
+        key: store.new_outbox_key(Lane::Reply).unwrap(),
+        chat_id: 7,
+        payload: b"thank you".to_vec(),
+    };
+    let question = Parcel {
+        key: store.new_outbox_key(Lane::Bulk).unwrap(),
+        chat_id: 8,
+        payload: b"a question".to_vec(),
+    };
+    let later_reply = Parcel {
+        key: store.new_outbox_key(Lane::Reply).unwrap(),
+        chat_id: 9,
+        payload: b"later".to_vec(),
+    };
+    let profile = profile(7, None);
+    store
+        .apply(Change {
+            profile: Some(&profile),
+            handled: Some(InboxKey {
+                chat_id: 7,
+                update_id: 100,
+            }),
+            queue: &[question.clone(), reply.clone(), later_reply.clone()],
+            ..Change::default()
+        })
+        .unwrap();
+    assert!(store.inbox().unwrap().0.is_empty());
+    assert!(store.profile(7).unwrap().is_some());
+    assert_eq!(
+        store.outbox().unwrap().0,
+        vec![reply.clone(), later_reply, question],
+        "replies first, each lane in order"
+    );
+
+    let delivered = Delivered {
+        parcel: reply.key,
+        chat_id: 7,
+        rest: None,
+        message_id: Some(55),
+        at: now,
+        delete_at: None,
+    };
+    store
+        .apply(Change {
+            delivered: Some(&delivered),
+            ..Change::default()
+        })
+        .unwrap();
+    assert_eq!(store.parcel(reply.key).unwrap(), None);
+    assert_eq!(store.delivered_messages(7).unwrap(), vec![(55, now)]);
+    assert_eq!(store.outbox_len(), (1, 1));
+}
+
+#[test]
+fn a_deletion_is_written_with_its_delivery_and_leaves_with_the_parcel_that_carries_it_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&options(dir.path())).unwrap();
+    let now = at("2026-03-02T10:00:00Z");
+    let later = at("2026-03-02T10:15:00Z");
+    let recap = Parcel {
+        key: store.new_outbox_key(Lane::Reply).unwrap(),
+        chat_id: 7,
+        payload: b"a recap".to_vec(),
+    };
+    store
+        .apply(Change {
+            queue: std::slice::from_ref(&recap),
+            ..Change::default()
+        })
+        .unwrap();
+    let delivered = Delivered {
+        parcel: recap.key,
+        chat_id: 7,
+        rest: None,
+        message_id: Some(41),
+        at: now,
+        delete_at: Some(later),
+    };
+    store
+        .apply(Change {
+            delivered: Some(&delivered),
+            ..Change::default()
+        })
+        .unwrap();
+    assert_eq!(store.earliest_fading().unwrap(), Some(later));
+    assert!(store.fading_until(now, 10).unwrap().is_empty(), "not yet");
+    let due = store.fading_until(later, 10).unwrap();
+    assert_eq!(
+        due,
+        vec![crate::Fading {
+            at: later,
+            chat_id: 7,
+            message_id: 41
+        }]
+    );
+    // Still there after a reopen: a restart carries it out.
+    drop(store);
+    let store = Store::open(&options(dir.path())).unwrap();
+    assert_eq!(store.fading_until(later, 10).unwrap(), due);
+    let deletion = Parcel {
+        key: store.new_outbox_key(Lane::Bulk).unwrap(),
+        chat_id: 7,
+        payload: b"delete 41".to_vec(),
+    };
+    store
+        .apply(Change {
+            queue: std::slice::from_ref(&deletion),
+            faded: &due,
+            ..Change::default()
+        })
+        .unwrap();
+    assert_eq!(store.earliest_fading().unwrap(), None);
+    assert_eq!(store.outbox().unwrap().0, vec![deletion]);
+}
+
+#[test]
+fn erasing_a_user_drops_what_waits_for_them_but_not_for_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&options(dir.path())).unwrap();
+    let now = at("2026-03-02T10:00:00Z");
+    let parcel = |chat_id| Parcel {
+        key: store.new_outbox_key(Lane::Bulk).unwrap(),
+        chat_id,
+        payload: b"an export of their words".to_vec(),
+    };
+    let (theirs, others) = (parcel(7), parcel(8));
+    let delivered = Delivered {
+        parcel: store.new_outbox_key(Lane::Reply).unwrap(),
+        chat_id: 7,
+        rest: None,
+        message_id: Some(3),
+        at: now,
+        delete_at: None,
+    };
+    store
+        .apply(Change {
+            profile: Some(&profile(7, Some("2026-03-03T08:00:00Z"))),
+            queue: &[theirs, others.clone()],
+            delivered: Some(&delivered),
+            ..Change::default()
+        })
+        .unwrap();
+    let goodbye = parcel(7);
+    store
+        .apply(Change {
+            erase: Some(7),
+            queue: std::slice::from_ref(&goodbye),
+            ..Change::default()
+        })
+        .unwrap();
+    assert_eq!(store.outbox().unwrap().0, vec![others, goodbye]);
+    assert!(store.delivered_messages(7).unwrap().is_empty());
+    assert_eq!(store.profile(7).unwrap(), None);
+    assert!(store.earliest_due().unwrap().is_none());
+}
+
+#[test]
+fn an_erase_and_a_fresh_profile_in_one_change_keep_the_new_due_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&options(dir.path())).unwrap();
+    let due = "2026-03-03T08:00:00Z";
+    store
+        .apply(Change {
+            profile: Some(&profile(7, Some(due))),
+            ..Change::default()
+        })
+        .unwrap();
+    store
+        .apply(Change {
+            erase: Some(7),
+            profile: Some(&profile(7, Some(due))),
+            ..Change::default()
+        })
+        .unwrap();
+    assert_eq!(store.earliest_due().unwrap(), Some(at(due)));
+}
+
+#[test]
+fn delivery_records_are_let_go_after_a_while() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&options(dir.path())).unwrap();
+    let old = at("2026-03-01T10:00:00Z");
+    store
+        .receive(vec![received(7, 100, "x")], None, old)
+        .unwrap();
+    store
+        .forget_delivery_records_before(at("2026-03-02T10:00:00Z"))
+        .unwrap();
+    let (new, _) = store
+        .receive(vec![received(7, 100, "x")], None, old)
+        .unwrap();
+    assert_eq!(
+        new.len(),
+        1,
+        "the seen record was let go, so it is taken again"
+    );
 }

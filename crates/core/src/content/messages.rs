@@ -182,7 +182,7 @@ declare_messages! {
         crisis => Crisis { emergency, lines; practice },
         crisis_line => CrisisLine { name, contact },
         book => Book { ; practice },
-        settings => Settings { time, zone, status },
+        settings => Settings { time, zone, status; discreet, changed },
         status_active => StatusActive { ; next },
         time_show => TimeShow { time; zone },
         time_set => TimeSet { time; zone, next },
@@ -205,10 +205,23 @@ declare_messages! {
         export_text_reply => ExportTextReply { text; date, time, question },
         export_text_note => ExportTextNote { text; date, time },
         delete_confirm => DeleteConfirm { ; count },
+        /// An admin's /stats: counts, never anything about a person.
+        stats => Stats { users, active_week, active_month, questions, answers, crisis, check_ins, bookings },
         /// How a day is written.
         date => Date { day; weekday, month, year },
         /// How a day and a time are written.
         moment => Moment { date, time },
+        // Settings by tapping, and the timezone from a shared location.
+        settings_pick_hour => SettingsPickHour { zone; time },
+        settings_pick_minute => SettingsPickMinute { hour; zone },
+        settings_zone => SettingsZone { zone },
+        timezone_located => TimezoneLocated { zone; local_time, time, next },
+        // The session brief (/brief).
+        brief_caption => BriefCaption { ; from, to },
+        brief_period => BriefPeriod { ; from, to, days },
+        brief_note => BriefNote { ; practice },
+        brief_footer => BriefFooter { ; practice, date },
+        brief_date => BriefDate { day; weekday, month, year },
     }
     plain {
         /// Added to the crisis answer when it answers something the user wrote.
@@ -231,6 +244,25 @@ declare_messages! {
         deleted,
         delete_cancelled,
         delete_stale,
+        // Settings by tapping, and the timezone from a shared location.
+        /// Plain text for a button's notice: at most 200 characters.
+        settings_stale,
+        timezone_not_located,
+        // /themes
+        /// Above the list of themes as buttons.
+        themes,
+        /// When the last theme on was pressed: it stays on.
+        themes_keep_one,
+        /// A theme button from an older list, or one that never was.
+        themes_stale,
+        // Discreet mode (/discreet).
+        discreet_on,
+        discreet_off,
+        /// Said once, the first time a user's message is deleted after it was kept.
+        discreet_deleted_notice,
+        brief_empty,
+        brief_title,
+        brief_notes_heading,
     }
     choices {
         /// Acknowledges the answer to a question.
@@ -246,6 +278,23 @@ declare_messages! {
         delete_no_button,
         recap_cell_written,
         recap_cell_empty,
+        // Settings by tapping, and the timezone from a shared location.
+        settings_time_button,
+        settings_zone_button,
+        settings_pause_button,
+        settings_resume_button,
+        settings_discreet_on_button,
+        settings_discreet_off_button,
+        settings_back_button,
+        discreet_state_on,
+        discreet_state_off,
+        location_button,
+        // /themes: before a theme's title on its button.
+        theme_on_mark,
+        theme_off_mark,
+        /// The neutral first line of everything sent in discreet mode: what a notification
+        /// preview and the chat list show.
+        discreet_header,
     }
     names {
         weekdays: 7 "Monday first",

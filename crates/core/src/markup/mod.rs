@@ -55,6 +55,32 @@ impl Html {
         self.0.is_empty()
     }
 
+    /// The same text hidden behind Telegram's spoiler until tapped. Telegram takes no code or
+    /// pre inside a spoiler, so their tags are dropped and their text kept.
+    pub fn spoiler(&self) -> Html {
+        let mut inner = String::with_capacity(self.0.len());
+        let mut rest = self.0.as_str();
+        // Escaped text holds no '<', so every '<' here opens a tag of our own markup.
+        while let Some(start) = rest.find('<') {
+            inner.push_str(&rest[..start]);
+            let tail = &rest[start..];
+            let end = tail.find('>').map_or(tail.len(), |end| end + 1);
+            let tag = &tail[..end];
+            let name = tag
+                .trim_start_matches(['<', '/'])
+                .split(|c: char| c.is_whitespace() || c == '>')
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if name != "code" && name != "pre" {
+                inner.push_str(tag);
+            }
+            rest = &tail[end..];
+        }
+        inner.push_str(rest);
+        Html(format!("<tg-spoiler>{inner}</tg-spoiler>"))
+    }
+
     /// Visible length as Telegram counts it; our own markup always parses.
     pub fn visible_len(&self) -> usize {
         visible_text(&self.0).map_or(utf16_len(&self.0), |text| utf16_len(&text))
@@ -279,6 +305,23 @@ mod tests {
                     <blockquote>q</blockquote> <pre><code class=\"language-rust\">x</code></pre> \
                     <span class=\"tg-spoiler\">s</span> <blockquote expandable>e</blockquote>";
         assert_eq!(visible_text(html).unwrap(), "Bold it link q x s e");
+    }
+
+    #[test]
+    fn a_spoiler_hides_everything_and_drops_code_telegram_refuses_inside_it() {
+        let html = Html(
+            "<b>Week</b>\n<code>Mon</code> <pre>x</pre> <blockquote>a &lt; b</blockquote>".into(),
+        );
+        let hidden = html.spoiler();
+        assert_eq!(
+            hidden.as_str(),
+            "<tg-spoiler><b>Week</b>\nMon x <blockquote>a &lt; b</blockquote></tg-spoiler>"
+        );
+        assert_eq!(hidden.visible_len(), html.visible_len());
+        assert_eq!(
+            Html::text("<code>").spoiler().as_str(),
+            "<tg-spoiler>&lt;code&gt;</tg-spoiler>"
+        );
     }
 
     #[test]
