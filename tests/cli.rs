@@ -445,3 +445,135 @@ fn the_terminal_chat_marks_what_discreet_mode_hides_and_deletes_and_saves_a_brie
         .expect("the brief is saved as a file");
     assert!(brief.contains("We barely talk &lt;now&gt; &amp; then"));
 }
+
+/// The number the terminal showed a question with: `#N Today's question`, the `nth` one shown.
+fn question_number(output: &str, nth: usize) -> i32 {
+    output
+        .lines()
+        .filter_map(|line| line.strip_suffix(" Today's question"))
+        .filter_map(|number| number.strip_prefix('#')?.parse().ok())
+        .nth(nth)
+        .unwrap_or_else(|| panic!("question {nth} not shown with a number:\n{output}"))
+}
+
+/// The kept entries, as `(question_id, text)`, from the export the terminal saved.
+fn exported_entries(dir: &Path) -> Vec<(Option<String>, String)> {
+    let export: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("exports/crossroads-export.json")).unwrap(),
+    )
+    .unwrap();
+    export["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            (
+                entry["question_id"].as_str().map(str::to_owned),
+                entry["text"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn in_the_terminal_a_reply_to_an_older_question_answers_it_in_this_run_and_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = chat(
+        dir.path(),
+        "/start\n/prompt\nabout the first\n/prompt\n!reply nothing here\n!reply 9999 lost words\n",
+    );
+    let output = text(&first.stdout);
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let (older, newer) = (question_number(&output, 0), question_number(&output, 1));
+    assert!(older < newer, "{output}");
+    assert!(
+        output.contains("To answer an earlier message, type !reply"),
+        "a reply without a number is explained: {output}"
+    );
+    assert!(
+        output.contains("There's no message #9999"),
+        "a number never shown is named: {output}"
+    );
+
+    // The next run numbers on from the last, and still knows the older question by its number.
+    let second = chat(
+        dir.path(),
+        &format!("!reply {older} more about the first\nabout the second\n/export\n"),
+    );
+    let output = text(&second.stdout);
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    let numbers: Vec<i32> = output
+        .lines()
+        .filter_map(|line| line.strip_prefix('#')?.split(' ').next()?.parse().ok())
+        .collect();
+    assert!(
+        numbers.iter().all(|&number| number > newer),
+        "numbers go on from the first run's: {numbers:?}"
+    );
+
+    let entries = exported_entries(dir.path());
+    let answering = |text: &str| {
+        entries
+            .iter()
+            .find(|(_, kept)| kept == text)
+            .unwrap_or_else(|| panic!("{text:?} not kept: {entries:?}"))
+            .0
+            .clone()
+    };
+    let older_question = answering("about the first");
+    assert!(older_question.is_some(), "{entries:?}");
+    assert_eq!(
+        answering("more about the first"),
+        older_question,
+        "the reply answers the question it replies to"
+    );
+    let newer_question = answering("about the second");
+    assert!(newer_question.is_some() && newer_question != older_question);
+    assert!(
+        entries
+            .iter()
+            .all(|(_, kept)| kept != "lost words" && kept != "nothing here"),
+        "a reply that could not be read keeps nothing: {entries:?}"
+    );
+}
+
+#[test]
+fn in_the_terminal_a_shared_location_sets_the_timezone_and_is_never_shown_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = chat(
+        dir.path(),
+        "/start\n/timezone\n!location 48.8566, 2.3522\n!location somewhere near 12.5\n!location 91.25 0\n/settings\n",
+    );
+    let output = text(&session.stdout);
+    let log = text(&session.stderr);
+    assert!(session.status.success(), "{log}");
+    assert!(
+        output.contains("[ Share my location ]  type !location"),
+        "the location key says how to share one here: {output}"
+    );
+    assert!(output.contains("Done: Europe/Paris,"), "{output}");
+    assert!(
+        output.contains("To share a place here, type !location"),
+        "a line that is not a place is explained: {output}"
+    );
+    assert!(
+        output.contains("couldn't tell a timezone from that location"),
+        "a place off the map changes nothing: {output}"
+    );
+    assert!(output.contains("Europe/Paris"), "{output}");
+    for coordinate in ["48.8566", "2.3522", "12.5", "91.25"] {
+        assert!(
+            !output.contains(coordinate) && !log.contains(coordinate),
+            "{coordinate} was shown or logged:\n{output}\n{log}"
+        );
+    }
+    // Nothing of the place is in the database either, nor in the export.
+    let export = chat(dir.path(), "/export\n");
+    assert!(export.status.success());
+    let exported =
+        std::fs::read_to_string(dir.path().join("exports/crossroads-export.json")).unwrap();
+    assert!(exported.contains("Europe/Paris"));
+    for coordinate in ["48.8566", "2.3522"] {
+        assert!(!exported.contains(coordinate));
+    }
+}

@@ -460,7 +460,7 @@ fn the_terminal_shows_the_buttons_as_text_and_takes_them_by_number_or_label() {
         "[ 21 ]  type !26 to press",
         "[ 21:15 ]",
         "Done. Your daily question now comes at 21:15",
-        "[ Share my location ]  (a location can't be shared in the terminal",
+        "[ Share my location ]  type !location",
         "[ Europe/London ]  type it, or !",
         "Done. Your timezone is now Europe/London",
         "Discreet mode: on",

@@ -260,8 +260,20 @@ impl Service {
     /// Handles one event and returns what to send. Never fails: a storage error is logged with
     /// its cause chain and the user gets a kind line saying their words may not be saved.
     pub async fn handle(&self, chat: Chat, event: Event) -> Vec<Outbound> {
+        self.handle_shown(chat, event, |_| None).await
+    }
+
+    /// [`Service::handle`] for a transport that shows the answer itself and numbers its
+    /// messages (the terminal): `number` is given the answer before it is kept, and returns
+    /// the number the last message among it (where a question always is) will be shown as.
+    pub async fn handle_shown(
+        &self,
+        chat: Chat,
+        event: Event,
+        number: impl FnOnce(&[Outbound]) -> Option<i32> + Send,
+    ) -> Vec<Outbound> {
         let kind = event.kind();
-        match self.try_handle(chat, event).await {
+        match self.try_handle(chat, event, number).await {
             Ok(outbound) => outbound,
             Err(error) => {
                 tracing::error!(event = kind, error = %cause_chain(&error), "could not handle an event");
@@ -270,7 +282,12 @@ impl Service {
         }
     }
 
-    async fn try_handle(&self, chat: Chat, event: Event) -> Result<Vec<Outbound>, StoreError> {
+    async fn try_handle(
+        &self,
+        chat: Chat,
+        event: Event,
+        number: impl FnOnce(&[Outbound]) -> Option<i32> + Send,
+    ) -> Result<Vec<Outbound>, StoreError> {
         let Chat::Private(user_id) = chat else {
             let conversation = Conversation::new(self.voice(), self.clock.now());
             return Ok(conversation.group_chat().outbound);
@@ -282,7 +299,8 @@ impl Service {
         let loaded = self.load(&turn, turn.needs(&conversation))?;
         let mut outcome = conversation.decide(turn, loaded);
         // Whoever called this shows the answer itself, at once.
-        outcome.open_at_once();
+        let shown_as = number(&outcome.outbound);
+        outcome.open_at_once(shown_as);
         self.persist(user_id, &outcome).await?;
         Ok(outcome.outbound)
     }
@@ -999,15 +1017,26 @@ impl Service {
         self.store.flush().await
     }
 
-    /// The highest message id kept for a user: the terminal chat numbers its messages on from
-    /// it, since an entry is keyed by its message.
+    /// The highest message id kept for a user, theirs or a question's: the terminal chat
+    /// numbers its messages on from it, since an entry is keyed by its message and a reply
+    /// finds its question by number.
     pub fn highest_message_id(&self, user_id: UserId) -> Result<Option<i32>, StoreError> {
-        Ok(self
+        let written = self
             .store
             .all_entries(user_id)?
             .iter()
             .map(|entry| entry.message_id)
-            .max())
+            .max();
+        let asked = self.store.profile(user_id)?.and_then(|profile| {
+            let open = profile.open_prompt.and_then(|open| open.message_id);
+            profile
+                .asked
+                .iter()
+                .map(|asked| asked.message_id)
+                .chain(open)
+                .max()
+        });
+        Ok(written.max(asked))
     }
 }
 

@@ -1,12 +1,19 @@
 //! `crossroads chat`: the same bot in a terminal, with no Telegram and no token.
 //!
 //! Each line typed is a message; replies print as text, buttons as text you can act on: a link
-//! to open, or `!1`, `!2` … (or `!` and the button's label) to press a button. A message that
+//! to open, or `!1`, `!2` … (or `!` and the button's label) to press a button. Every message
+//! the bot sends is numbered (`#7`), as Telegram numbers messages in a chat: `!reply 7 words`
+//! answers message 7, as a Telegram reply does. `!location 48.86 2.35` shares a place, as
+//! Telegram's location button does: only the timezone it lies in goes on. A message that
 //! changes in place prints again under `[updated]`; a button's notice prints in parentheses.
 //! Keys that type for the user (the zones /timezone offers) are pressed the same way, or by
-//! typing their label; a location cannot be shared here.
+//! typing their label.
+//!
+//! A located place and a reply are turned into the same inbox arrival a Telegram update
+//! becomes, and read from it the same way, so both transports mean the same by them.
 
 use std::{
+    collections::BTreeSet,
     path::{Path, PathBuf},
     sync::{
         Arc, Mutex,
@@ -29,7 +36,7 @@ use crossroads_core::{
 
 use crate::service::{
     Service,
-    parcel::{Step, StepButton},
+    parcel::{Arrival, ArrivalChat, Step, StepButton, What},
     scheduler,
     sender::{self, Carried, Courier, SenderOptions},
 };
@@ -46,7 +53,78 @@ struct Screen<W> {
     out: tokio::sync::Mutex<W>,
     buttons: Mutex<Vec<Pressable>>,
     exports: PathBuf,
+    /// The next message's number in this chat, the user's or the bot's: one sequence, as on
+    /// Telegram, carried on from the last run so numbers never repeat.
+    numbers: AtomicI32,
+    /// The first number of this run: a number below it may be a message from an earlier run.
+    first_number: i32,
+    /// The bot's messages shown in this run, which `!reply` may answer.
+    shown: Mutex<BTreeSet<i32>>,
 }
+
+/// Whether an answer's item shows as a message of its own, with a number.
+fn is_numbered(outbound: &Outbound) -> bool {
+    matches!(
+        outbound,
+        Outbound::Message(_) | Outbound::Document(_) | Outbound::Keyboard(_)
+    )
+}
+
+/// What a line typed in the terminal asks for, beyond what it would on Telegram.
+#[derive(Clone, Debug, PartialEq)]
+enum Typed<'a> {
+    /// `!location LAT LON`: a shared place; `None` when the line cannot be read as one.
+    Location(Option<(f64, f64)>),
+    /// `!reply N words`: words in reply to message `N`; `None` when the line is not that.
+    Reply(Option<(i32, &'a str)>),
+    /// Anything else: a message, a command or a button press.
+    Other,
+}
+
+/// `!word` followed by nothing or a space, and what follows it.
+fn local_command<'a>(line: &'a str, word: &str) -> Option<&'a str> {
+    let rest = line.strip_prefix('!')?;
+    let head = rest.get(..word.len())?;
+    if !head.eq_ignore_ascii_case(word) {
+        return None;
+    }
+    let rest = &rest[word.len()..];
+    (rest.is_empty() || rest.starts_with(char::is_whitespace)).then(|| rest.trim())
+}
+
+fn read_typed(line: &str) -> Typed<'_> {
+    if let Some(rest) = local_command(line, "location") {
+        let numbers: Vec<&str> = rest
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|part| !part.is_empty())
+            .collect();
+        let place = match numbers.as_slice() {
+            [latitude, longitude] => latitude
+                .parse::<f64>()
+                .ok()
+                .zip(longitude.parse::<f64>().ok()),
+            _ => None,
+        };
+        return Typed::Location(place);
+    }
+    if let Some(rest) = local_command(line, "reply") {
+        let (number, words) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        let number = number.trim_start_matches('#').parse::<i32>().ok();
+        let words = words.trim();
+        return Typed::Reply(number.filter(|_| !words.is_empty()).map(|n| (n, words)));
+    }
+    Typed::Other
+}
+
+/// Said when `!location` is not followed by a place. The line itself is never repeated back:
+/// it may hold where someone lives.
+const LOCATION_HELP: &str = "(To share a place here, type !location and its latitude and longitude, \
+for example: !location 48.86 2.35. Only the timezone it lies in is kept, never the place. \
+Nothing has changed.)\n\n";
+
+const REPLY_HELP: &str = "(To answer an earlier message, type !reply, the message's number and your \
+words, for example: !reply 3 I slept better last night. Nothing from that line was kept, so \
+nothing is lost: type it again that way.)\n\n";
 
 /// What pressing a numbered button does.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,31 +144,67 @@ impl Pressable {
 }
 
 impl<W: AsyncWrite + Unpin + Send> Screen<W> {
-    /// Shows what the bot said. A message that fades (discreet mode) is numbered with one of
-    /// `numbers`; the numbers and how long each stays are returned, for the deletion to come.
-    async fn show(
-        &self,
-        outbound: Vec<Outbound>,
-        numbers: &AtomicI32,
-    ) -> Vec<(i32, chrono::Duration)> {
+    /// Takes the numbers for an answer's messages, in the order they are shown: the first one,
+    /// and the last one (where a question always is), if the answer has any.
+    fn reserve(&self, outbound: &[Outbound]) -> (i32, Option<i32>) {
+        let count = outbound.iter().filter(|item| is_numbered(item)).count() as i32;
+        let first = self.numbers.fetch_add(count, Ordering::SeqCst);
+        (first, (count > 0).then(|| first + count - 1))
+    }
+
+    /// A number for one message, shown now.
+    fn next_number(&self) -> i32 {
+        self.numbers.fetch_add(1, Ordering::SeqCst)
+    }
+
+    fn note_shown(&self, number: i32) {
+        self.shown
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(number);
+    }
+
+    /// Whether `!reply` may answer message `number`: one of the bot's shown in this run, or
+    /// one from an earlier run (which the bot itself then recognises or not).
+    fn may_reply_to(&self, number: i32) -> bool {
+        let shown = self
+            .shown
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        shown.contains(&number) || (1..self.first_number).contains(&number)
+    }
+
+    /// Shows what the bot said, numbering its messages from `first` (as [`Screen::reserve`]
+    /// gave). The messages that fade (discreet mode) and how long each stays are returned, for
+    /// the deletion to come.
+    async fn show(&self, outbound: Vec<Outbound>, first: i32) -> Vec<(i32, chrono::Duration)> {
         let mut text = String::new();
         let mut fading = Vec::new();
-        let mut fades = |discretion: crossroads_core::reply::Discretion, text: &mut String| {
-            if let Some(after) = discretion.delete_after {
-                let number = numbers.fetch_add(1, Ordering::SeqCst);
-                fading.push((number, after));
-                text.push_str(&format!(
-                    "[protected, can't be forwarded; message #{number} leaves the chat in {} min]\n",
-                    after.num_minutes()
-                ));
-            }
+        let mut number = first;
+        let mut numbered = |text: &mut String| {
+            let this = number;
+            number += 1;
+            self.note_shown(this);
+            text.push_str(&format!("#{this} "));
+            this
         };
+        let mut fades =
+            |discretion: crossroads_core::reply::Discretion, this: i32, text: &mut String| {
+                if let Some(after) = discretion.delete_after {
+                    fading.push((this, after));
+                    text.push_str(&format!(
+                        "[protected, can't be forwarded; #{this} leaves the chat in {} min]\n",
+                        after.num_minutes()
+                    ));
+                }
+            };
         for item in outbound {
             match item {
                 Outbound::Message(message) => {
-                    fades(message.discretion, &mut text);
+                    let this = numbered(&mut text);
                     text.push_str(&as_plain(message.html.as_str()));
                     text.push('\n');
+                    fades(message.discretion, this, &mut text);
                     for button in message.buttons {
                         text.push_str(&self.button_line(button));
                     }
@@ -100,7 +214,7 @@ impl<W: AsyncWrite + Unpin + Send> Screen<W> {
                     continue;
                 }
                 Outbound::Document(document) => {
-                    fades(document.discretion, &mut text);
+                    let this = numbered(&mut text);
                     let path = self.exports.join(&document.filename);
                     let saved = std::fs::create_dir_all(&self.exports)
                         .and_then(|()| std::fs::write(&path, &document.bytes));
@@ -115,6 +229,7 @@ impl<W: AsyncWrite + Unpin + Send> Screen<W> {
                         text.push_str(&as_plain(caption.as_str()));
                         text.push('\n');
                     }
+                    fades(document.discretion, this, &mut text);
                 }
                 Outbound::LeaveChat => {}
                 Outbound::Edit(panel) => {
@@ -127,6 +242,7 @@ impl<W: AsyncWrite + Unpin + Send> Screen<W> {
                 }
                 Outbound::Notice(notice) => text.push_str(&format!("({notice})\n")),
                 Outbound::Keyboard(keyed) => {
+                    numbered(&mut text);
                     text.push_str(&as_plain(keyed.html.as_str()));
                     text.push('\n');
                     if let ReplyKeyboard::Offer(keys) = keyed.keyboard {
@@ -165,7 +281,7 @@ impl<W: AsyncWrite + Unpin + Send> Screen<W> {
     fn key_line(&self, key: Key) -> String {
         if key.location {
             return format!(
-                "  [ {} ]  (a location can't be shared in the terminal: type a zone, or /timezone Europe/Paris)\n",
+                "  [ {} ]  type !location and a latitude and longitude, like !location 48.86 2.35\n",
                 key.label
             );
         }
@@ -218,36 +334,57 @@ struct TerminalCourier<W> {
 impl<W: AsyncWrite + Unpin + Send + Sync + 'static> Courier for TerminalCourier<W> {
     fn carry(&self, _chat_id: i64, step: Step) -> BoxFuture<'_, Carried> {
         Box::pin(async move {
-            let outbound = match step {
+            let screen = &self.screen;
+            let with_buttons = |mut text: String, buttons: Vec<StepButton>| {
+                text.push('\n');
+                for button in buttons {
+                    text.push_str(&screen.button_line(match button {
+                        StepButton::Url { label, url } => Button::Url { label, url },
+                        StepButton::Callback { label, data } => Button::Callback { label, data },
+                    }));
+                }
+                text
+            };
+            let (number, shown) = match step {
                 Step::Message { html, buttons, .. } => {
-                    let mut text = as_plain(&html);
-                    text.push('\n');
-                    for button in buttons {
-                        text.push_str(&self.screen.button_line(match button {
-                            StepButton::Url { label, url } => Button::Url { label, url },
-                            StepButton::Callback { label, data } => {
-                                Button::Callback { label, data }
-                            }
-                        }));
-                    }
-                    text
+                    let number = screen.next_number();
+                    (
+                        number,
+                        with_buttons(format!("#{number} {}", as_plain(&html)), buttons),
+                    )
                 }
-                Step::Edit { html, rows, .. } => {
-                    let mut text = as_plain(&html);
-                    text.push('\n');
-                    for button in rows.into_iter().flatten() {
-                        text.push_str(&self.screen.button_line(match button {
-                            StepButton::Url { label, url } => Button::Url { label, url },
-                            StepButton::Callback { label, data } => {
-                                Button::Callback { label, data }
-                            }
-                        }));
-                    }
-                    text
+                // A message changed in place keeps its number.
+                Step::Edit {
+                    message_id: Some(number),
+                    html,
+                    rows,
+                } => (
+                    number,
+                    with_buttons(
+                        format!("[#{number} updated]\n{}", as_plain(&html)),
+                        rows.into_iter().flatten().collect(),
+                    ),
+                ),
+                Step::Edit {
+                    message_id: None,
+                    html,
+                    rows,
+                } => {
+                    let number = screen.next_number();
+                    (
+                        number,
+                        with_buttons(
+                            format!("#{number} {}", as_plain(&html)),
+                            rows.into_iter().flatten().collect(),
+                        ),
+                    )
                 }
-                Step::Keyboard { html, .. } => as_plain(&html),
+                Step::Keyboard { html, .. } => {
+                    let number = screen.next_number();
+                    (number, format!("#{number} {}\n", as_plain(&html)))
+                }
                 Step::DeleteMessage { message_id } => {
-                    self.screen
+                    screen
                         .write(&format!(
                             "[deleted: message #{message_id}, from this chat]\n\n"
                         ))
@@ -258,13 +395,69 @@ impl<W: AsyncWrite + Unpin + Send + Sync + 'static> Courier for TerminalCourier<
                     return Carried::Delivered { message_id: None };
                 }
             };
-            self.screen.write(&format!("{outbound}\n")).await;
-            // The terminal has no message ids; the question is open all the same.
+            screen.note_shown(number);
+            screen.write(&format!("{shown}\n")).await;
+            // Numbered like a Telegram message, so that a reply to a question finds it.
             Carried::Delivered {
-                message_id: Some(0),
+                message_id: Some(number),
             }
         })
     }
+}
+
+/// The event a typed line is, read through the same arrival a Telegram update becomes; `None`
+/// when the line was a terminal command that could not be read (a hint is shown instead).
+async fn event_for<W: AsyncWrite + Unpin + Send>(
+    screen: &Screen<W>,
+    service: &Service,
+    typed: &str,
+) -> Option<Event> {
+    let arrival = |what| Arrival {
+        chat: ArrivalChat::Private(LOCAL_USER),
+        what,
+        button: None,
+    };
+    let message = |text: &str, reply_to| What::Message {
+        message_id: screen.next_number(),
+        sent_at: service.clock().now(),
+        text: Some(text.to_owned()),
+        reply_to,
+    };
+    let what = match read_typed(typed.trim()) {
+        Typed::Location(Some((latitude, longitude))) => {
+            // A shared location is a message in the chat, with its own number.
+            screen.next_number();
+            What::Location {
+                zone: super::location::zone_at(latitude, longitude),
+            }
+        }
+        Typed::Location(None) => {
+            screen.write(LOCATION_HELP).await;
+            return None;
+        }
+        Typed::Reply(Some((number, words))) if screen.may_reply_to(number) => {
+            message(words, Some(number))
+        }
+        Typed::Reply(Some((number, _))) => {
+            screen
+                .write(&format!(
+                    "(There's no message #{number} from the bot in this chat to answer, so those words were not kept. \
+                     The numbers are the ones shown at the start of each message, like #3.)\n\n"
+                ))
+                .await;
+            return None;
+        }
+        Typed::Reply(None) => {
+            screen.write(REPLY_HELP).await;
+            return None;
+        }
+        Typed::Other => match screen.pressed(typed.trim()) {
+            Some(Pressable::Callback { data, .. }) => return Some(Event::ButtonPressed { data }),
+            Some(Pressable::Types(label)) => message(&label, None),
+            None => message(typed, None),
+        },
+    };
+    arrival(what).event(BOT_NAME).map(|(_, event)| event)
 }
 
 /// Runs the chat until the input ends or `shutdown` is cancelled.
@@ -279,14 +472,26 @@ where
     R: tokio::io::AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + Sync + 'static,
 {
+    // Entries are keyed by message, and replies find questions by number, so numbers must not
+    // repeat across runs of the chat: carry on from the highest one kept.
+    let first_number = service
+        .highest_message_id(LOCAL_USER)?
+        .unwrap_or(0)
+        .saturating_add(1);
     let screen = Arc::new(Screen {
         out: tokio::sync::Mutex::new(output),
         buttons: Mutex::new(Vec::new()),
         exports: data_dir.join("exports"),
+        numbers: AtomicI32::new(first_number),
+        first_number,
+        shown: Mutex::new(BTreeSet::new()),
     });
     let introduction = format!(
         "Crossroads, in your terminal. Type as you would in Telegram: /start to begin, /prompt for a question, \
-         /help for everything else. Ctrl-D leaves.\nYour words are kept in {}.\n\n",
+         /help for everything else.\n\
+         Each message from the bot has a number, like #3: !reply 3 and your words answers it, as a Telegram reply does. \
+         !location and a latitude and longitude (!location 48.86 2.35) shares a place, to set your timezone; \
+         only the timezone is kept. Ctrl-D leaves.\nYour words are kept in {}.\n\n",
         data_dir.display()
     );
     screen
@@ -308,10 +513,6 @@ where
     ));
     let scheduler = scheduler::spawn_supervised(Arc::clone(&service), shutdown.clone());
 
-    // Entries are keyed by message, so ids must not repeat across runs of the chat: carry on
-    // from the highest one kept.
-    let highest_kept = service.highest_message_id(LOCAL_USER)?;
-    let message_ids = AtomicI32::new(highest_kept.unwrap_or(0).saturating_add(1));
     let mut lines = BufReader::new(input).lines();
     loop {
         let line = tokio::select! {
@@ -323,23 +524,38 @@ where
         if typed.trim().is_empty() {
             continue;
         }
-        let event = match screen.pressed(typed.trim()) {
-            Some(Pressable::Callback { data, .. }) => Event::ButtonPressed { data },
-            Some(Pressable::Types(label)) => {
-                let id = message_ids.fetch_add(1, Ordering::SeqCst);
-                Event::from_text(&label, BOT_NAME, id, service.clock().now())
-            }
-            None => {
-                let id = message_ids.fetch_add(1, Ordering::SeqCst);
-                Event::from_text(typed, BOT_NAME, id, service.clock().now())
-            }
+        let Some(event) = event_for(&screen, &service, typed).await else {
+            continue;
+        };
+        // The answer's numbers are taken before it is kept, so that a question in it is
+        // remembered under the number it is shown with.
+        let reserved = Mutex::new(None);
+        let numbering = |outbound: &[Outbound]| {
+            let (first, last) = screen.reserve(outbound);
+            *reserved
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((
+                first,
+                outbound.iter().filter(|item| is_numbered(item)).count(),
+            ));
+            last
         };
         // As on Telegram, a bug must cost one answer, not the whole chat.
-        let outbound = AssertUnwindSafe(service.handle(Chat::Private(LOCAL_USER), event))
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|_| vec![service.trouble()]);
-        for (number, after) in screen.show(outbound, &message_ids).await {
+        let outbound =
+            AssertUnwindSafe(service.handle_shown(Chat::Private(LOCAL_USER), event, numbering))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|_| vec![service.trouble()]);
+        let numbered = outbound.iter().filter(|item| is_numbered(item)).count();
+        let first = match reserved
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        {
+            Some((first, count)) if count == numbered => first,
+            // Trouble instead of the answer that was numbered: number what is shown instead.
+            _ => screen.reserve(&outbound).0,
+        };
+        for (number, after) in screen.show(outbound, first).await {
             if let Err(error) = service.fade_later(LOCAL_USER, number, after).await {
                 tracing::warn!(error = %crate::service::cause_chain(&error), "cannot remember to delete a message");
             }
@@ -351,4 +567,93 @@ where
     sending.await?;
     service.flush().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_location_is_two_numbers_and_anything_else_is_explained() {
+        assert_eq!(
+            read_typed("!location 48.86 2.35"),
+            Typed::Location(Some((48.86, 2.35)))
+        );
+        assert_eq!(
+            read_typed("!Location -33.87,151.21"),
+            Typed::Location(Some((-33.87, 151.21)))
+        );
+        assert_eq!(read_typed("!location"), Typed::Location(None));
+        assert_eq!(read_typed("!location paris"), Typed::Location(None));
+        assert_eq!(read_typed("!location 1 2 3"), Typed::Location(None));
+        // A button whose label starts with the word is still a button.
+        assert_eq!(read_typed("!locations"), Typed::Other);
+    }
+
+    #[test]
+    fn a_reply_is_a_number_and_words() {
+        assert_eq!(
+            read_typed("!reply 7 I slept  better"),
+            Typed::Reply(Some((7, "I slept  better")))
+        );
+        assert_eq!(read_typed("!reply #7 yes"), Typed::Reply(Some((7, "yes"))));
+        assert_eq!(read_typed("!reply 7"), Typed::Reply(None));
+        assert_eq!(read_typed("!reply seven words"), Typed::Reply(None));
+        assert_eq!(read_typed("reply 7 words"), Typed::Other);
+    }
+
+    fn screen(first_number: i32) -> Arc<Screen<Vec<u8>>> {
+        Arc::new(Screen {
+            out: tokio::sync::Mutex::new(Vec::new()),
+            buttons: Mutex::new(Vec::new()),
+            exports: PathBuf::from("exports"),
+            numbers: AtomicI32::new(first_number),
+            first_number,
+            shown: Mutex::new(BTreeSet::new()),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_delivered_question_gets_the_next_number_and_may_be_replied_to() {
+        let screen = screen(5);
+        let courier = TerminalCourier {
+            screen: Arc::clone(&screen),
+        };
+        let carried = courier
+            .carry(
+                1,
+                Step::Message {
+                    html: "<b>Today's question</b>".into(),
+                    buttons: Vec::new(),
+                    protect: false,
+                    delete_after_secs: None,
+                },
+            )
+            .await;
+        assert_eq!(
+            carried,
+            Carried::Delivered {
+                message_id: Some(5)
+            }
+        );
+        let shown = String::from_utf8(screen.out.lock().await.clone()).unwrap();
+        assert!(shown.starts_with("#5 Today's question"), "{shown}");
+        assert!(screen.may_reply_to(5));
+        assert!(!screen.may_reply_to(6), "not shown yet");
+        assert!(screen.may_reply_to(4), "from an earlier run");
+        assert!(!screen.may_reply_to(0));
+    }
+
+    #[test]
+    fn an_answer_is_numbered_in_order_with_its_last_message_last() {
+        let screen = screen(10);
+        let answer = [
+            Outbound::text(crossroads_core::markup::Html::text("one")),
+            Outbound::Notice("a notice is not a message".into()),
+            Outbound::text(crossroads_core::markup::Html::text("two")),
+        ];
+        assert_eq!(screen.reserve(&answer), (10, Some(11)));
+        assert_eq!(screen.reserve(&[]), (12, None));
+        assert_eq!(screen.next_number(), 12);
+    }
 }

@@ -56,9 +56,18 @@ impl Outcome {
     }
 
     /// For a transport that delivers as it is told (the terminal): the question is open at
-    /// once, as if its delivery had already been confirmed.
-    pub fn open_at_once(&mut self) {
-        if let (Some(opens), Some(profile)) = (self.opens.take(), self.profile.as_mut()) {
+    /// once, as if its delivery had already been confirmed. With the number it is shown as, a
+    /// reply to that number answers it later, as a Telegram reply to a question does.
+    pub fn open_at_once(&mut self, shown_as: Option<i32>) {
+        if let (Some(mut opens), Some(profile)) = (self.opens.take(), self.profile.as_mut()) {
+            if let Some(message_id) = shown_as.filter(|id| *id > 0) {
+                profile.remember_asked(crate::model::Asked {
+                    message_id,
+                    prompt_id: opens.prompt_id.clone(),
+                    sent_at: opens.sent_at,
+                });
+                opens.message_id = Some(message_id);
+            }
             profile.open_prompt = Some(opens);
         }
     }
