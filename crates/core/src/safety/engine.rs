@@ -88,6 +88,7 @@ struct ContextSource {
     resolved_past: String,
     safe_now: String,
     not_about_the_writer: String,
+    harmless: String,
     said_in_jest: String,
     figurative_next: BTreeMap<Guard, Vec<String>>,
 }
@@ -118,6 +119,7 @@ struct Context {
     resolved_past: Regex,
     safe_now: Regex,
     not_about_the_writer: Regex,
+    harmless: Regex,
     said_in_jest: Regex,
     figurative_next: BTreeMap<Guard, Vec<String>>,
 }
@@ -184,6 +186,7 @@ impl Rules {
                     "not_about_the_writer",
                     &context.not_about_the_writer,
                 )?,
+                harmless: compile("harmless", &context.harmless)?,
                 said_in_jest: compile("said_in_jest", &context.said_in_jest)?,
                 figurative_next: context.figurative_next,
             },
@@ -205,9 +208,11 @@ pub(super) fn crisis_rule_pattern(number: usize) -> Option<String> {
 pub(super) fn read(text: &str) -> (Concern, Option<usize>) {
     let rules = &*RULES;
     let context = &rules.context;
+    let normalised = normalise(text);
+    let about_the_writer = context.not_about_the_writer.replace_all(&normalised, " . ");
     let normalised = context
-        .not_about_the_writer
-        .replace_all(&normalise(text), " . ")
+        .harmless
+        .replace_all(&about_the_writer, " . ")
         .into_owned();
     let resolved = (context.resolved_past.is_match(&normalised)
         && context.safe_now.is_match(&normalised))
@@ -440,6 +445,26 @@ mod tests {
             "shoot, I forgot our anniversary",
         ] {
             assert_eq!(assess(text), Concern::None, "{text}");
+        }
+    }
+
+    #[test]
+    fn an_everyday_thing_named_with_a_crisis_word_is_set_aside_but_a_crisis_beside_it_is_not() {
+        for text in [
+            "the rope swing over the river is where he proposed",
+            "climbing tonight, he held the rope for me the whole time",
+            "wrote a goodbye letter to my old flat before we handed the keys back",
+            "I'd sleep forever if they let me, and by forever I mean until about nine",
+            "I volunteer for a suicide prevention charity and it's made me kinder to him",
+        ] {
+            assert_eq!(assess(text), Concern::None, "{text}");
+        }
+        for text in [
+            "the rope swing is still up and I keep thinking about using it to hang myself",
+            "I wrote a goodbye letter to my old flat, and goodbye notes to the kids for when I'm gone",
+            "I'm going to sleep forever this weekend, I've stocked up on enough to do it",
+        ] {
+            assert_eq!(assess(text), Concern::Crisis, "{text}");
         }
     }
 
