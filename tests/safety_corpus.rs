@@ -236,6 +236,114 @@ const CORPORA: &[(&str, &[(&str, usize)])] = &[
         ],
     ),
     (
+        "writers/w10",
+        &[
+            ("crisis-coded.reply.txt", 80),
+            ("crisis-coded.short.txt", 220),
+            ("crisis-suicide.short.txt", 60),
+            ("ordinary-hard.reply.txt", 100),
+            ("ordinary-hard.short.txt", 260),
+            ("ordinary-plain.short.txt", 60),
+        ],
+    ),
+    (
+        "writers/w11",
+        &[
+            ("advice.reply.txt", 100),
+            ("advice.short.txt", 260),
+            ("ordinary-hard.reply.txt", 60),
+            ("ordinary-hard.short.txt", 160),
+            ("ordinary-plain.short.txt", 80),
+        ],
+    ),
+    (
+        "writers/w12",
+        &[
+            ("advice.reply.txt", 30),
+            ("advice.short.txt", 80),
+            ("crisis-abuse.reply.txt", 20),
+            ("crisis-abuse.short.txt", 50),
+            ("crisis-coded.reply.txt", 30),
+            ("crisis-coded.short.txt", 80),
+            ("crisis-harm-to-others.reply.txt", 20),
+            ("crisis-harm-to-others.short.txt", 50),
+            ("crisis-self-harm.reply.txt", 20),
+            ("crisis-self-harm.short.txt", 50),
+            ("crisis-suicide.reply.txt", 20),
+            ("crisis-suicide.short.txt", 60),
+            ("ordinary-hard.reply.txt", 40),
+            ("ordinary-hard.short.txt", 110),
+            ("ordinary-plain.reply.txt", 40),
+            ("ordinary-plain.short.txt", 100),
+        ],
+    ),
+    (
+        "writers/w13",
+        &[
+            ("advice.reply.txt", 90),
+            ("crisis-abuse.reply.txt", 30),
+            ("crisis-coded.reply.txt", 60),
+            ("crisis-coded.short.txt", 80),
+            ("crisis-harm-to-others.reply.txt", 30),
+            ("crisis-self-harm.reply.txt", 30),
+            ("crisis-suicide.reply.txt", 40),
+            ("ordinary-hard.reply.txt", 110),
+            ("ordinary-plain.reply.txt", 80),
+        ],
+    ),
+    (
+        "writers/w14",
+        &[
+            ("crisis-coded.reply.txt", 70),
+            ("crisis-coded.short.txt", 200),
+            ("ordinary-hard.reply.txt", 70),
+            ("ordinary-hard.short.txt", 200),
+        ],
+    ),
+    (
+        "writers/w15",
+        &[
+            ("crisis-self-harm.short.txt", 60),
+            ("crisis-suicide.reply.txt", 60),
+            ("crisis-suicide.short.txt", 160),
+            ("ordinary-hard.reply.txt", 40),
+            ("ordinary-hard.short.txt", 120),
+            ("ordinary-plain.reply.txt", 50),
+            ("ordinary-plain.short.txt", 120),
+        ],
+    ),
+    (
+        "writers/w16",
+        &[
+            ("advice.reply.txt", 120),
+            ("advice.short.txt", 200),
+            ("ordinary-hard.reply.txt", 60),
+            ("ordinary-hard.short.txt", 120),
+            ("ordinary-plain.reply.txt", 60),
+        ],
+    ),
+    (
+        "writers/w17",
+        &[
+            ("advice.reply.txt", 30),
+            ("advice.short.txt", 80),
+            ("crisis-abuse.reply.txt", 15),
+            ("crisis-abuse.short.txt", 40),
+            ("crisis-coded.reply.txt", 30),
+            ("crisis-coded.short.txt", 80),
+            ("crisis-harm-to-others.reply.txt", 15),
+            ("crisis-harm-to-others.short.txt", 40),
+            ("crisis-self-harm.reply.txt", 15),
+            ("crisis-self-harm.short.txt", 40),
+            ("crisis-suicide.reply.txt", 20),
+            ("crisis-suicide.short.txt", 60),
+            ("ordinary-hard.reply.txt", 40),
+            ("ordinary-hard.short.txt", 100),
+            ("ordinary-plain.reply.txt", 30),
+            ("ordinary-plain.short.txt", 80),
+        ],
+    ),
+    (
         "retired/a",
         &[
             ("advice.reply.txt", 40),
@@ -278,7 +386,7 @@ const CORPORA: &[(&str, &[(&str, usize)])] = &[
         ],
     ),
     (
-        "blind/c",
+        "retired/c",
         &[
             ("advice.reply.txt", 40),
             ("advice.short.txt", 80),
@@ -299,7 +407,7 @@ const CORPORA: &[(&str, &[(&str, usize)])] = &[
         ],
     ),
     (
-        "blind/d",
+        "retired/d",
         &[
             ("advice.reply.txt", 40),
             ("advice.short.txt", 80),
@@ -407,9 +515,9 @@ const CORPORA: &[(&str, &[(&str, usize)])] = &[
 
 /// Blind corpora written for the next round and frozen unread: their sizes are checked, but
 /// nothing measures them until the detector changes again.
-const RESERVED: [&str; 4] = ["blind/e", "blind/f", "blind/g", "blind/h"];
+const RESERVED: [&str; 2] = ["blind/g", "blind/h"];
 
-const DEVELOPMENT: [&str; 17] = [
+const DEVELOPMENT: [&str; 27] = [
     "",
     "heldout",
     "fresh",
@@ -423,10 +531,20 @@ const DEVELOPMENT: [&str; 17] = [
     "writers/w7",
     "writers/w8",
     "writers/w9",
+    "writers/w10",
+    "writers/w11",
+    "writers/w12",
+    "writers/w13",
+    "writers/w14",
+    "writers/w15",
+    "writers/w16",
+    "writers/w17",
     "retired/fresh2",
     "retired/fresh3",
     "retired/a",
     "retired/b",
+    "retired/c",
+    "retired/d",
 ];
 
 fn path(file: &str) -> PathBuf {
@@ -716,27 +834,28 @@ struct Blind {
 /// The shipped model's measurement of each blind corpus, measured once (README: the history).
 /// Earlier blind corpora, measured and then retired into training, are in `retired/`.
 const BLIND: [Blind; 2] = [
-    // Late-night phone writers of every background. Measured 2026-12-02: crisis 92.6%, 1.9%;
-    // crisis or check-in 97.4%; check-in on 9.3% of ordinary; advice 95.0%, 1.0%.
+    // Written to the same briefs as blind/f (second-language English, dictation, carers, faith,
+    // the forces, visas, remote places). Measured 2026-12-02: crisis 95.5%, 4.5%; crisis or
+    // check-in 98.4%; check-in on 8.6% of ordinary; advice 95.8%, 1.0%.
     Blind {
-        folder: "blind/c",
-        crisis_recall_floor: 0.925,
-        crisis_false_positive_ceiling: 0.020,
-        crisis_or_check_in_floor: 0.973,
-        check_in_ceiling: 0.094,
-        advice_recall_floor: 0.949,
+        folder: "blind/e",
+        crisis_recall_floor: 0.954,
+        crisis_false_positive_ceiling: 0.046,
+        crisis_or_check_in_floor: 0.983,
+        check_in_ceiling: 0.087,
+        advice_recall_floor: 0.957,
         advice_false_positive_ceiling: 0.011,
     },
-    // People who grew up online. Measured 2026-12-02: crisis 92.3%, 2.6%; crisis or check-in
-    // 98.1%; check-in on 6.6% of ordinary; advice 91.7%, 1.3%.
+    // Written to the same briefs as blind/e. Measured 2026-12-02: crisis 96.8%, 1.7%; crisis or
+    // check-in 98.7%; check-in on 8.3% of ordinary; advice 99.2%, 3.3%.
     Blind {
-        folder: "blind/d",
-        crisis_recall_floor: 0.922,
-        crisis_false_positive_ceiling: 0.027,
-        crisis_or_check_in_floor: 0.980,
-        check_in_ceiling: 0.067,
-        advice_recall_floor: 0.916,
-        advice_false_positive_ceiling: 0.014,
+        folder: "blind/f",
+        crisis_recall_floor: 0.967,
+        crisis_false_positive_ceiling: 0.018,
+        crisis_or_check_in_floor: 0.986,
+        check_in_ceiling: 0.084,
+        advice_recall_floor: 0.991,
+        advice_false_positive_ceiling: 0.034,
     },
 ];
 

@@ -32,16 +32,16 @@ const BLIND: [&str; 1] = ["blind"];
 /// Out-of-fold false-positive budgets the thresholds are fixed at. The crisis budget is for
 /// the model alone, on messages that are not a crisis; the rules add their own, which the
 /// development corpora cannot show (the rules were built on them).
-const CRISIS_MODEL_FALSE_POSITIVES: f64 = 0.010;
+const CRISIS_MODEL_FALSE_POSITIVES: f64 = 0.014;
 /// The share of ordinary messages (neither crisis nor advice) that may get a check-in line.
 const CHECK_IN_SHARE: f64 = 0.05;
-const ADVICE_MODEL_FALSE_POSITIVES: f64 = 0.015;
+const ADVICE_MODEL_FALSE_POSITIVES: f64 = 0.025;
 /// The share of the crisis messages a rule finds (among those the model reads) whose rule may
 /// be doubted, and softened to a check-in, on the model's word.
-const RULE_DOUBT_BUDGET: f64 = 0.0015;
+const RULE_DOUBT_BUDGET: f64 = 0.01;
 
 const FOLDS: u64 = 5;
-const EPOCHS: usize = 12;
+const EPOCHS: usize = 20;
 const LEARNING_RATE: f32 = 0.5;
 const L2: f32 = 1e-5;
 
