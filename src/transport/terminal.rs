@@ -58,6 +58,10 @@ struct Screen<W> {
     numbers: AtomicI32,
     /// The first number of this run: a number below it may be a message from an earlier run.
     first_number: i32,
+    /// Where the next number is kept between runs: most of the bot's messages are kept nowhere
+    /// else, and a number used again could name the wrong message to `!reply` or to a deletion
+    /// still pending from discreet mode.
+    numbers_file: Option<PathBuf>,
     /// The bot's messages shown in this run, which `!reply` may answer.
     shown: Mutex<BTreeSet<i32>>,
 }
@@ -75,8 +79,9 @@ fn is_numbered(outbound: &Outbound) -> bool {
 enum Typed<'a> {
     /// `!location LAT LON`: a shared place; `None` when the line cannot be read as one.
     Location(Option<(f64, f64)>),
-    /// `!reply N words`: words in reply to message `N`; `None` when the line is not that.
-    Reply(Option<(i32, &'a str)>),
+    /// `!reply N words`: words in reply to message `N`; the number is `None` when the line
+    /// does not start with one. The words are kept either way: nothing typed is lost.
+    Reply { number: Option<i32>, words: &'a str },
     /// Anything else: a message, a command or a button press.
     Other,
 }
@@ -93,7 +98,13 @@ fn local_command<'a>(line: &'a str, word: &str) -> Option<&'a str> {
 }
 
 fn read_typed(line: &str) -> Typed<'_> {
-    if let Some(rest) = local_command(line, "location") {
+    // Any line starting so is taken for a place, even mistyped ("!location:48.8,2.3"), so that
+    // coordinates are never kept as words.
+    if let Some(rest) = line
+        .get(..9)
+        .filter(|head| head.eq_ignore_ascii_case("!location"))
+        .map(|_| line[9..].trim_start_matches([':', ' ', '\t']))
+    {
         let numbers: Vec<&str> = rest
             .split(|c: char| c == ',' || c.is_whitespace())
             .filter(|part| !part.is_empty())
@@ -108,10 +119,17 @@ fn read_typed(line: &str) -> Typed<'_> {
         return Typed::Location(place);
     }
     if let Some(rest) = local_command(line, "reply") {
-        let (number, words) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-        let number = number.trim_start_matches('#').parse::<i32>().ok();
-        let words = words.trim();
-        return Typed::Reply(number.filter(|_| !words.is_empty()).map(|n| (n, words)));
+        let (first, after) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+        return match first.trim_start_matches('#').parse::<i32>() {
+            Ok(number) => Typed::Reply {
+                number: Some(number),
+                words: after.trim(),
+            },
+            Err(_) => Typed::Reply {
+                number: None,
+                words: rest,
+            },
+        };
     }
     Typed::Other
 }
@@ -123,8 +141,7 @@ for example: !location 48.86 2.35. Only the timezone it lies in is kept, never t
 Nothing has changed.)\n\n";
 
 const REPLY_HELP: &str = "(To answer an earlier message, type !reply, the message's number and your \
-words, for example: !reply 3 I slept better last night. Nothing from that line was kept, so \
-nothing is lost: type it again that way.)\n\n";
+words, for example: !reply 3 I slept better last night.)\n\n";
 
 /// What pressing a numbered button does.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -148,13 +165,24 @@ impl<W: AsyncWrite + Unpin + Send> Screen<W> {
     /// and the last one (where a question always is), if the answer has any.
     fn reserve(&self, outbound: &[Outbound]) -> (i32, Option<i32>) {
         let count = outbound.iter().filter(|item| is_numbered(item)).count() as i32;
-        let first = self.numbers.fetch_add(count, Ordering::SeqCst);
+        let first = self.take_numbers(count);
         (first, (count > 0).then(|| first + count - 1))
     }
 
     /// A number for one message, shown now.
     fn next_number(&self) -> i32 {
-        self.numbers.fetch_add(1, Ordering::SeqCst)
+        self.take_numbers(1)
+    }
+
+    /// Takes `count` numbers, and keeps the next one for the next run.
+    fn take_numbers(&self, count: i32) -> i32 {
+        let first = self.numbers.fetch_add(count, Ordering::SeqCst);
+        if let (Some(path), true) = (&self.numbers_file, count > 0)
+            && let Err(error) = std::fs::write(path, (first + count).to_string())
+        {
+            tracing::warn!(%error, "cannot keep the terminal's message numbers for the next run");
+        }
+        first
     }
 
     fn note_shown(&self, number: i32) {
@@ -435,21 +463,33 @@ async fn event_for<W: AsyncWrite + Unpin + Send>(
             screen.write(LOCATION_HELP).await;
             return None;
         }
-        Typed::Reply(Some((number, words))) if screen.may_reply_to(number) => {
-            message(words, Some(number))
+        Typed::Reply {
+            number: Some(number),
+            words,
+        } if !words.is_empty() && screen.may_reply_to(number) => message(words, Some(number)),
+        Typed::Reply { words: "", .. } => {
+            screen.write(REPLY_HELP).await;
+            return None;
         }
-        Typed::Reply(Some((number, _))) => {
+        // Words that answer nothing known are still words: kept, and read like any others.
+        Typed::Reply {
+            number: Some(number),
+            words,
+        } => {
             screen
                 .write(&format!(
-                    "(There's no message #{number} from the bot in this chat to answer, so those words were not kept. \
+                    "(There's no message #{number} from the bot in this chat to answer, so your words are kept as they are. \
                      The numbers are the ones shown at the start of each message, like #3.)\n\n"
                 ))
                 .await;
-            return None;
+            message(words, None)
         }
-        Typed::Reply(None) => {
+        Typed::Reply {
+            number: None,
+            words,
+        } => {
             screen.write(REPLY_HELP).await;
-            return None;
+            message(words, None)
         }
         Typed::Other => match screen.pressed(typed.trim()) {
             Some(Pressable::Callback { data, .. }) => return Some(Event::ButtonPressed { data }),
@@ -474,16 +514,22 @@ where
 {
     // Entries are keyed by message, and replies find questions by number, so numbers must not
     // repeat across runs of the chat: carry on from the highest one kept.
+    let numbers_file = data_dir.join("terminal-numbers");
+    let kept_number = std::fs::read_to_string(&numbers_file)
+        .ok()
+        .and_then(|text| text.trim().parse::<i32>().ok());
     let first_number = service
         .highest_message_id(LOCAL_USER)?
         .unwrap_or(0)
-        .saturating_add(1);
+        .saturating_add(1)
+        .max(kept_number.unwrap_or(1));
     let screen = Arc::new(Screen {
         out: tokio::sync::Mutex::new(output),
         buttons: Mutex::new(Vec::new()),
         exports: data_dir.join("exports"),
         numbers: AtomicI32::new(first_number),
         first_number,
+        numbers_file: Some(numbers_file),
         shown: Mutex::new(BTreeSet::new()),
     });
     let introduction = format!(
@@ -586,19 +632,29 @@ mod tests {
         assert_eq!(read_typed("!location"), Typed::Location(None));
         assert_eq!(read_typed("!location paris"), Typed::Location(None));
         assert_eq!(read_typed("!location 1 2 3"), Typed::Location(None));
-        // A button whose label starts with the word is still a button.
-        assert_eq!(read_typed("!locations"), Typed::Other);
+        assert_eq!(
+            read_typed("!location:48.86,2.35"),
+            Typed::Location(Some((48.86, 2.35)))
+        );
+        // Mistyped, it is still never kept as words.
+        assert_eq!(read_typed("!locations 48.86 2.35"), Typed::Location(None));
     }
 
     #[test]
     fn a_reply_is_a_number_and_words() {
+        let reply = |number, words| Typed::Reply { number, words };
         assert_eq!(
             read_typed("!reply 7 I slept  better"),
-            Typed::Reply(Some((7, "I slept  better")))
+            reply(Some(7), "I slept  better")
         );
-        assert_eq!(read_typed("!reply #7 yes"), Typed::Reply(Some((7, "yes"))));
-        assert_eq!(read_typed("!reply 7"), Typed::Reply(None));
-        assert_eq!(read_typed("!reply seven words"), Typed::Reply(None));
+        assert_eq!(read_typed("!reply #7 yes"), reply(Some(7), "yes"));
+        assert_eq!(read_typed("!reply 7"), reply(Some(7), ""));
+        assert_eq!(read_typed("!reply"), reply(None, ""));
+        // Without a number the words are still the words, to be kept.
+        assert_eq!(
+            read_typed("!reply I can't go on"),
+            reply(None, "I can't go on")
+        );
         assert_eq!(read_typed("reply 7 words"), Typed::Other);
     }
 
@@ -609,6 +665,7 @@ mod tests {
             exports: PathBuf::from("exports"),
             numbers: AtomicI32::new(first_number),
             first_number,
+            numbers_file: None,
             shown: Mutex::new(BTreeSet::new()),
         })
     }
