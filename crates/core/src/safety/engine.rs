@@ -452,9 +452,7 @@ mod tests {
     fn an_everyday_thing_named_with_a_crisis_word_is_set_aside_but_a_crisis_beside_it_is_not() {
         for text in [
             "the rope swing over the river is where he proposed",
-            "climbing tonight, he held the rope for me the whole time",
             "wrote a goodbye letter to my old flat before we handed the keys back",
-            "I'd sleep forever if they let me, and by forever I mean until about nine",
             "I volunteer for a suicide prevention charity and it's made me kinder to him",
         ] {
             assert_eq!(assess(text), Concern::None, "{text}");
@@ -462,6 +460,8 @@ mod tests {
         for text in [
             "the rope swing is still up and I keep thinking about using it to hang myself",
             "I wrote a goodbye letter to my old flat, and goodbye notes to the kids for when I'm gone",
+            "I climbed into the loft and put the rope round my neck",
+            "wrote goodbye letters to my pupils tonight, tomorrow it will be over",
             "I'm going to sleep forever this weekend, I've stocked up on enough to do it",
         ] {
             assert_eq!(assess(text), Concern::Crisis, "{text}");
