@@ -8,7 +8,7 @@ use std::{
     collections::BTreeSet,
     io::{BufRead, BufReader, Write},
     path::{Path, PathBuf},
-    process::{Command, Output, Stdio},
+    process::{Output, Stdio},
     time::{Duration, Instant},
 };
 
@@ -17,24 +17,13 @@ use crossroads::transport::terminal::LOCAL_USER;
 use crossroads_core::model::{Entry, UserId};
 use crossroads_store::{Change, SecretKey, Store, StoreError, StoreOptions};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_crossroads");
+#[path = "support/binary.rs"]
+mod binary;
 
-fn crossroads(args: &[&str]) -> Command {
-    let mut command = Command::new(BINARY);
-    command
-        .args(args)
-        .env_remove("TELOXIDE_TOKEN")
-        .env_remove("CROSSROADS_KEY")
-        .env_remove("RUST_LOG");
-    command
-}
+use binary::{crossroads, text, typed_into};
 
 fn run(args: &[&str]) -> Output {
     crossroads(args).output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn chat(data_dir: &Path, input: &str, key: Option<&str>) -> Output {
@@ -42,19 +31,7 @@ fn chat(data_dir: &Path, input: &str, key: Option<&str>) -> Output {
     if let Some(key) = key {
         command.env("CROSSROADS_KEY", key);
     }
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    typed_into(command, input)
 }
 
 /// A config whose database and key are where `chat --data-dir` keeps them.

@@ -4,46 +4,15 @@
 mod support;
 
 use std::{
-    io::Write,
     path::Path,
-    process::{Command, Output, Stdio},
+    process::{Command, Stdio},
     time::Duration,
 };
 
-use support::fake_telegram::FakeTelegram;
-
-const BINARY: &str = env!("CARGO_BIN_EXE_crossroads");
-
-fn crossroads(args: &[&str]) -> Command {
-    let mut command = Command::new(BINARY);
-    command
-        .args(args)
-        .env_remove("TELOXIDE_TOKEN")
-        .env_remove("TELOXIDE_API_URL")
-        .env_remove("CROSSROADS_KEY")
-        .env_remove("RUST_LOG");
-    command
-}
-
-fn chat(data_dir: &Path, input: &str) -> Output {
-    let mut child = crossroads(&["chat", "--data-dir", data_dir.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use support::{
+    binary::{BINARY, chat, crossroads, text},
+    fake_telegram::FakeTelegram,
+};
 
 #[test]
 fn the_terminal_chat_works_with_no_token_and_keeps_words_across_runs() {

@@ -300,27 +300,9 @@ async fn forged_and_stale_theme_buttons_change_nothing() {
 /// off there too.
 #[test]
 fn themes_work_in_the_terminal_chat() {
-    use std::{io::Write as _, process::Stdio};
-
     let catalog = catalog();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crossroads"))
-        .args(["chat", "--data-dir", dir.path().to_str().unwrap()])
-        .env_remove("TELOXIDE_TOKEN")
-        .env_remove("CROSSROADS_KEY")
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"/start\n/themes\n!1\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = support::binary::chat(dir.path(), "/start\n/themes\n!1\n");
     let shown = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

@@ -438,20 +438,11 @@ fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 #[test]
 fn the_terminal_shows_the_buttons_as_text_and_takes_them_by_number_or_label() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_crossroads"))
-        .args(["chat", "--data-dir", dir.path().to_str().unwrap()])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     // /settings numbers its four buttons 1 to 4; the hours are 5 (00) to 28 (23), then Back;
     // the minutes are pressed by their label.
     let input = "/start\n/settings\n!1\n!26\n!21:15\n/timezone\nEurope/London\n!Turn discreet mode on\n\
                  /settings\n!4\n";
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
-    drop(child.stdin.take());
-    let output = child.wait_with_output().unwrap();
+    let output = support::binary::chat(dir.path(), input);
     assert!(output.status.success());
     let shown = String::from_utf8_lossy(&output.stdout);
     for expected in [

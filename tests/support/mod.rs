@@ -7,6 +7,7 @@
     reason = "shared by several test binaries, each using a part"
 )]
 
+pub mod binary;
 pub mod captured_log;
 pub mod dialogues;
 pub mod fake_telegram;
