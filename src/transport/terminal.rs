@@ -66,12 +66,17 @@ struct Screen<W> {
     shown: Mutex<BTreeSet<i32>>,
 }
 
-/// Whether an answer's item shows as a message of its own, with a number.
-fn is_numbered(outbound: &Outbound) -> bool {
-    matches!(
-        outbound,
-        Outbound::Message(_) | Outbound::Document(_) | Outbound::Keyboard(_)
-    )
+/// How many of an answer's items show as messages of their own, each with a number.
+fn numbered_count(outbound: &[Outbound]) -> i32 {
+    outbound
+        .iter()
+        .filter(|item| {
+            matches!(
+                item,
+                Outbound::Message(_) | Outbound::Document(_) | Outbound::Keyboard(_)
+            )
+        })
+        .count() as i32
 }
 
 /// What a line typed in the terminal asks for, beyond what it would on Telegram.
@@ -161,12 +166,12 @@ impl Pressable {
 }
 
 impl<W: AsyncWrite + Unpin + Send> Screen<W> {
-    /// Takes the numbers for an answer's messages, in the order they are shown: the first one,
-    /// and the last one (where a question always is), if the answer has any.
-    fn reserve(&self, outbound: &[Outbound]) -> (i32, Option<i32>) {
-        let count = outbound.iter().filter(|item| is_numbered(item)).count() as i32;
+    /// Takes the numbers for an answer's messages, in the order they are shown; the last one
+    /// is where a question always is.
+    fn reserve(&self, outbound: &[Outbound]) -> std::ops::Range<i32> {
+        let count = numbered_count(outbound);
         let first = self.take_numbers(count);
-        (first, (count > 0).then(|| first + count - 1))
+        first..first + count
     }
 
     /// A number for one message, shown now.
@@ -381,28 +386,23 @@ impl<W: AsyncWrite + Unpin + Send + Sync + 'static> Courier for TerminalCourier<
                         with_buttons(format!("#{number} {}", as_plain(&html)), buttons),
                     )
                 }
-                // A message changed in place keeps its number.
                 Step::Edit {
-                    message_id: Some(number),
-                    html,
-                    rows,
-                } => (
-                    number,
-                    with_buttons(
-                        format!("[#{number} updated]\n{}", as_plain(&html)),
-                        rows.into_iter().flatten().collect(),
-                    ),
-                ),
-                Step::Edit {
-                    message_id: None,
+                    message_id,
                     html,
                     rows,
                 } => {
-                    let number = screen.next_number();
+                    // A message changed in place keeps its number; with none, it comes anew.
+                    let (number, heading) = match message_id {
+                        Some(number) => (number, format!("[#{number} updated]\n")),
+                        None => {
+                            let number = screen.next_number();
+                            (number, format!("#{number} "))
+                        }
+                    };
                     (
                         number,
                         with_buttons(
-                            format!("#{number} {}", as_plain(&html)),
+                            format!("{heading}{}", as_plain(&html)),
                             rows.into_iter().flatten().collect(),
                         ),
                     )
@@ -577,13 +577,11 @@ where
         // remembered under the number it is shown with.
         let reserved = Mutex::new(None);
         let numbering = |outbound: &[Outbound]| {
-            let (first, last) = screen.reserve(outbound);
+            let numbers = screen.reserve(outbound);
+            let last = numbers.clone().last();
             *reserved
                 .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((
-                first,
-                outbound.iter().filter(|item| is_numbered(item)).count(),
-            ));
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(numbers);
             last
         };
         // As on Telegram, a bug must cost one answer, not the whole chat.
@@ -592,14 +590,13 @@ where
                 .catch_unwind()
                 .await
                 .unwrap_or_else(|_| vec![service.trouble()]);
-        let numbered = outbound.iter().filter(|item| is_numbered(item)).count();
         let first = match reserved
             .into_inner()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
         {
-            Some((first, count)) if count == numbered => first,
+            Some(numbers) if numbers.len() == numbered_count(&outbound) as usize => numbers.start,
             // Trouble instead of the answer that was numbered: number what is shown instead.
-            _ => screen.reserve(&outbound).0,
+            _ => screen.reserve(&outbound).start,
         };
         for (number, after) in screen.show(outbound, first).await {
             if let Err(error) = service.fade_later(LOCAL_USER, number, after).await {
@@ -709,8 +706,8 @@ mod tests {
             Outbound::Notice("a notice is not a message".into()),
             Outbound::text(crossroads_core::markup::Html::text("two")),
         ];
-        assert_eq!(screen.reserve(&answer), (10, Some(11)));
-        assert_eq!(screen.reserve(&[]), (12, None));
+        assert_eq!(screen.reserve(&answer), 10..12);
+        assert_eq!(screen.reserve(&[]), 12..12);
         assert_eq!(screen.next_number(), 12);
     }
 }
