@@ -211,13 +211,7 @@ impl Conversation<'_> {
                 let Some(chosen) = NaiveTime::from_hms_opt(hour, minute, 0) else {
                     return Outcome::default();
                 };
-                profile.prompt_time = chosen;
-                profile.reschedule(self.now);
-                words.time_set(args::TimeSet {
-                    time: Voice::time(chosen),
-                    zone,
-                    next: self.next(&profile),
-                })
+                self.move_daily_time(&mut profile, chosen)
             }
             Tap::Pause if profile.paused => words.already_paused(),
             Tap::Pause => {

@@ -32,6 +32,18 @@ impl Conversation<'_> {
             .map_or_else(Html::default, |due| self.voice.moment(due, &profile.zone))
     }
 
+    /// Moves the daily question to `chosen`, and says so with when the next one comes: from
+    /// `/time` typed or from the time picker tapped.
+    pub(crate) fn move_daily_time(&self, profile: &mut Profile, chosen: NaiveTime) -> Html {
+        profile.prompt_time = chosen;
+        profile.reschedule(self.now);
+        self.voice.words().time_set(args::TimeSet {
+            time: Voice::time(chosen),
+            zone: Voice::zone(&profile.zone),
+            next: self.next(profile),
+        })
+    }
+
     pub(crate) fn set_time(
         &self,
         user_id: UserId,
@@ -50,21 +62,12 @@ impl Conversation<'_> {
         };
         let mut outbound = Vec::new();
         let mut profile = self.known(profile, user_id, &mut outbound);
-        let zone = Voice::zone(&profile.zone);
         let html = match chosen {
             None => words.time_show(args::TimeShow {
                 time: Voice::time(profile.prompt_time),
-                zone,
+                zone: Voice::zone(&profile.zone),
             }),
-            Some(chosen) => {
-                profile.prompt_time = chosen;
-                profile.reschedule(self.now);
-                words.time_set(args::TimeSet {
-                    time: Voice::time(chosen),
-                    zone,
-                    next: self.next(&profile),
-                })
-            }
+            Some(chosen) => self.move_daily_time(&mut profile, chosen),
         };
         outbound.push(Outbound::text(html));
         Outcome::saving(profile, outbound)
