@@ -1799,25 +1799,30 @@ async fn fault_response(shared: &Shared, fault: Fault) -> Response {
         }
         Fault::Hang | Fault::AcceptThenHang => {
             // Hyper drops this future when the client closes the connection, which ends it.
-            let _hanging = HangingRequest::new(shared);
+            let _hanging = CountedWhileAlive::new(shared, |state| &mut state.hanging_requests);
             std::future::pending().await
         }
     }
 }
 
-/// Counts a request held unanswered until its client goes away.
-struct HangingRequest<'a>(&'a Shared);
+/// Counts something in the state for as long as it lives, even when its request is dropped
+/// because the client went away: a request held unanswered, a long poll in progress.
+struct CountedWhileAlive<'a> {
+    shared: &'a Shared,
+    count: fn(&mut State) -> &mut usize,
+}
 
-impl<'a> HangingRequest<'a> {
-    fn new(shared: &'a Shared) -> Self {
-        shared.mutate(|state| state.hanging_requests += 1);
-        HangingRequest(shared)
+impl<'a> CountedWhileAlive<'a> {
+    fn new(shared: &'a Shared, count: fn(&mut State) -> &mut usize) -> Self {
+        shared.mutate(|state| *count(state) += 1);
+        CountedWhileAlive { shared, count }
     }
 }
 
-impl Drop for HangingRequest<'_> {
+impl Drop for CountedWhileAlive<'_> {
     fn drop(&mut self) {
-        self.0.mutate(|state| state.hanging_requests -= 1);
+        let count = self.count;
+        self.shared.mutate(|state| *count(state) -= 1);
     }
 }
 
@@ -2273,7 +2278,7 @@ async fn get_updates(shared: &Shared, params: &Params) -> Result<Value, Refusal>
     let batch = if timeout == 0 {
         shared.lock().deliverable(limit).unwrap_or_default()
     } else {
-        let _parked = ParkedPoll::new(shared);
+        let _parked = CountedWhileAlive::new(shared, |state| &mut state.parked_polls);
         let wait = Duration::from_secs(timeout.unsigned_abs());
         let found = shared.wait_for(wait, |state| {
             // Updates go to the webhook now; the poll must not take them too.
@@ -2298,22 +2303,6 @@ fn allowed_updates(params: &Params) -> Result<Option<HashSet<String>>, Refusal> 
             .map(Some)
             .ok_or_else(|| wrong_parameter("allowed_updates")),
         Some(_) => Err(wrong_parameter("allowed_updates")),
-    }
-}
-
-/// Counts a long poll as in progress until it returns or its client goes away.
-struct ParkedPoll<'a>(&'a Shared);
-
-impl<'a> ParkedPoll<'a> {
-    fn new(shared: &'a Shared) -> Self {
-        shared.mutate(|state| state.parked_polls += 1);
-        ParkedPoll(shared)
-    }
-}
-
-impl Drop for ParkedPoll<'_> {
-    fn drop(&mut self) {
-        self.0.mutate(|state| state.parked_polls -= 1);
     }
 }
 
